@@ -1,0 +1,63 @@
+"""Redis key names, limits and defaults of rqstack: the one place they are spelled out."""
+
+from __future__ import annotations
+
+import re
+
+#: Every key rqstack owns starts with this; RQ's own keys keep their ``rq:`` prefix.
+KEY_PREFIX = "rqstack:"
+
+#: Hash per schedule: ``rqstack:schedule:<name>``.
+SCHEDULE_KEY_PREFIX = KEY_PREFIX + "schedule:"
+#: Set of every schedule name.
+SCHEDULE_NAMES_KEY = KEY_PREFIX + "schedules"
+#: Sorted set of schedule name -> next fire time (unix seconds, float).
+SCHEDULE_DUE_KEY = KEY_PREFIX + "schedules:due"
+#: List of run records per schedule (newest first), bounded by RUN_HISTORY_LIMIT.
+SCHEDULE_RUNS_KEY_PREFIX = KEY_PREFIX + "runs:"
+#: Marker set once per (schedule, fire time) so a tick is enqueued exactly once.
+FIRE_GUARD_KEY_PREFIX = KEY_PREFIX + "fired:"
+#: Leader lease of the scheduler processes (value: owner token).
+SCHEDULER_LEADER_KEY = KEY_PREFIX + "scheduler:leader"
+#: Monotonic fencing counter bumped by each new leader.
+SCHEDULER_FENCE_KEY = KEY_PREFIX + "scheduler:fence"
+#: Hash with the scheduler's last tick, lag and pause flag.
+SCHEDULER_STATE_KEY = KEY_PREFIX + "scheduler:state"
+#: Pub/sub channel and list used to wake the scheduler early when earlier work is added.
+SCHEDULER_WAKE_CHANNEL = KEY_PREFIX + "scheduler:wake"
+#: Unique-job lock per key: ``rqstack:unique:<key>`` -> job id.
+UNIQUE_KEY_PREFIX = KEY_PREFIX + "unique:"
+#: Progress of a running job lives in the job's meta under this name.
+PROGRESS_META_KEY = "progress"
+
+#: Sorted set that stock rq-scheduler writes (enqueue_at / enqueue_in / cron).
+RQ_SCHEDULER_JOBS_KEY = "rq:scheduler:scheduled_jobs"
+
+#: Job ids, schedule names and queue names: the same safe alphabet RQ accepts.
+NAME_PATTERN = r"[A-Za-z0-9_-]{1,128}"
+NAME_RE = re.compile(rf"^{NAME_PATTERN}$")
+
+#: Largest JSON encoding of a job's args + kwargs accepted from CLI, API or schedule file.
+MAX_ARGUMENTS_BYTES = 64 * 1024
+
+DEFAULT_QUEUE = "default"
+DEFAULT_TIMEZONE = "UTC"
+DEFAULT_DATA_DIR = ".rqstack"
+DEFAULT_DASHBOARD_HOST = "127.0.0.1"
+DEFAULT_DASHBOARD_PORT = 9181
+#: Job timeout when neither the caller nor the job's registration names one (RQ's default).
+DEFAULT_JOB_TIMEOUT_SECONDS = 180
+#: How long finished and failed job data is kept (seconds).
+DEFAULT_RESULT_TTL_SECONDS = 7 * 24 * 3600
+DEFAULT_FAILURE_TTL_SECONDS = 14 * 24 * 3600
+RUN_HISTORY_LIMIT = 200
+
+#: Embedded redis-server: files inside RQSTACK_DATA_DIR.
+EMBEDDED_SOCKET_NAME = "redis.sock"
+EMBEDDED_URL_FILE = "redis.url"
+EMBEDDED_PID_FILE = "redis.pid"
+EMBEDDED_LOCK_FILE = "redis.lock"
+EMBEDDED_LOG_FILE = "redis.log"
+EMBEDDED_CONF_FILE = "redis.conf"
+#: Unix socket paths longer than this do not fit sockaddr_un; fall back to a loopback port.
+UNIX_SOCKET_PATH_MAX = 100

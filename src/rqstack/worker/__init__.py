@@ -1,0 +1,1 @@
+"""Worker start-up, abandoned-job recovery, progress and cancel helpers."""

@@ -1,0 +1,1 @@
+"""Job registry and the built-in jobs."""
