@@ -15,10 +15,7 @@ def parse_duration(text: str | int | float, *, field: str = "duration", allow_ze
     """Seconds in ``text`` (``90``, ``30s``, ``10m``, ``1h30m``, ``2d``); BadInput when malformed."""
     if isinstance(text, bool):
         raise BadInput(_message(field, str(text)), field=field)
-    if isinstance(text, int | float):
-        seconds = float(text)
-    else:
-        seconds = _parse_text(text, field)
+    seconds = float(text) if isinstance(text, int | float) else _parse_text(text, field)
     if seconds < 0 or (seconds == 0 and not allow_zero) or seconds != seconds:
         raise BadInput(
             f"{field} must be positive, got {text!r}; nothing was saved; use a value like 30s, 10m or 2h",
@@ -39,7 +36,7 @@ def format_duration(seconds: float) -> str:
     """Shortest exact spelling of ``seconds`` (``90`` -> ``1m30s``)."""
     if seconds < 1:
         return f"{round(seconds * 1000)}ms"
-    remaining = int(round(seconds))
+    remaining = round(seconds)
     out = []
     for unit, size in (("d", 86400), ("h", 3600), ("m", 60), ("s", 1)):
         count, remaining = divmod(remaining, size)

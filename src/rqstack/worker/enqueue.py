@@ -1,0 +1,196 @@
+"""Put a registered job on an RQ queue, now or later, after every check has passed."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import redis
+from rq import Queue, Retry
+from rq.job import Job
+
+from rqstack.constants import (
+    DEFAULT_FAILURE_TTL_SECONDS,
+    DEFAULT_JOB_TIMEOUT_SECONDS,
+    DEFAULT_RESULT_TTL_SECONDS,
+    NAME_RE,
+    SCHEDULER_WAKE_CHANNEL,
+)
+from rqstack.errors import BadInput
+from rqstack.serializer import JSONFirstSerializer
+from rqstack.worker.jobs.registry import JobDefinition, get_job
+
+MAX_RETRIES = 100
+#: Meta key naming the registered job, so tools can show ``backup.postgres`` instead of an import path.
+JOB_NAME_META_KEY = "rqstack_job"
+
+
+@dataclass(frozen=True)
+class EnqueueRequest:
+    """What a caller asks for; nothing is trusted until ``prepare`` has checked it."""
+
+    job: str
+    args: Sequence[Any] = ()
+    kwargs: Mapping[str, Any] = field(default_factory=dict)
+    queue: str | None = None
+    at: datetime | None = None
+    delay: float | None = None
+    timeout: float | None = None
+    retry: int | None = None
+    retry_intervals: Sequence[float] | None = None
+    job_id: str | None = None
+    unique: bool = False
+    meta: Mapping[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class PreparedJob:
+    """A request that passed every check: enqueuing it cannot fail on bad input."""
+
+    definition: JobDefinition
+    args: list[Any]
+    kwargs: dict[str, Any]
+    queue: str
+    due: datetime | None
+    timeout: float
+    retry: int
+    retry_intervals: tuple[float, ...]
+    job_id: str | None
+    meta: dict[str, Any]
+
+    @property
+    def description(self) -> str:
+        """``name(args, key=value)`` as rq-dashboard and `rq info` show it."""
+        shown = [repr(a) for a in self.args] + [f"{k}={v!r}" for k, v in self.kwargs.items()]
+        text = f"{self.definition.name}({', '.join(shown)})"
+        return text if len(text) <= 200 else text[:199] + "…"
+
+
+@dataclass(frozen=True)
+class EnqueueResult:
+    """The job id, and whether the job waits for a later time."""
+
+    job_id: str
+    queue: str
+    status: str
+    due: datetime | None
+
+
+def prepare(request: EnqueueRequest, *, now: datetime | None = None) -> PreparedJob:
+    """Check the request against the job registry and the naming rules; BadInput when anything is off."""
+    definition = get_job(request.job)
+    args, kwargs = definition.validate(request.args, request.kwargs)
+    queue = request.queue or definition.queue
+    check_name(queue, "queue")
+    if request.job_id is not None:
+        check_name(request.job_id, "id")
+    timeout = request.timeout if request.timeout is not None else definition.timeout
+    if timeout is not None and not timeout > 0:
+        raise BadInput(
+            f"timeout must be positive, got {timeout}; nothing was queued; use a value like 30s or 10m",
+            field="timeout",
+        )
+    retry = request.retry if request.retry is not None else definition.retry
+    if not 0 <= retry <= MAX_RETRIES:
+        raise BadInput(
+            f"retry must be between 0 and {MAX_RETRIES}, got {retry}; nothing was queued",
+            field="retry",
+        )
+    intervals = tuple(
+        request.retry_intervals if request.retry_intervals is not None else definition.retry_intervals
+    )
+    if any(i < 0 for i in intervals):
+        raise BadInput("retry intervals cannot be negative; nothing was queued", field="retry_interval")
+    return PreparedJob(
+        definition=definition,
+        args=args,
+        kwargs=kwargs,
+        queue=queue,
+        due=_due(request, now or datetime.now(UTC)),
+        timeout=timeout or DEFAULT_JOB_TIMEOUT_SECONDS,
+        retry=retry,
+        retry_intervals=intervals,
+        job_id=request.job_id,
+        meta={**request.meta, JOB_NAME_META_KEY: definition.name},
+    )
+
+
+def enqueue(
+    connection: redis.Redis, request: EnqueueRequest, *, now: datetime | None = None
+) -> EnqueueResult:
+    """Validate, then queue the job (or schedule it for ``at`` / ``delay``) in one transaction."""
+    return enqueue_prepared(connection, prepare(request, now=now))
+
+
+def enqueue_prepared(connection: redis.Redis, prepared: PreparedJob) -> EnqueueResult:
+    """Write a checked job to Redis; a delayed one goes to RQ's ScheduledJobRegistry at its exact time."""
+    queue = make_queue(prepared.queue, connection)
+    retry = None
+    if prepared.retry:
+        retry = Retry(max=prepared.retry, interval=[int(i) for i in prepared.retry_intervals] or 0)
+    job = queue.create_job(
+        prepared.definition.import_path,
+        args=tuple(prepared.args),
+        kwargs=prepared.kwargs,
+        # RQ takes whole seconds; round up so a job never gets less time than asked.
+        timeout=math.ceil(prepared.timeout),
+        result_ttl=DEFAULT_RESULT_TTL_SECONDS,
+        failure_ttl=DEFAULT_FAILURE_TTL_SECONDS,
+        description=prepared.description,
+        job_id=prepared.job_id,
+        meta=prepared.meta,
+        retry=retry,
+    )
+    if prepared.due is None:
+        queue.enqueue_job(job)
+        return EnqueueResult(job.id, prepared.queue, "queued", None)
+    schedule_at(queue, job, prepared.due)
+    return EnqueueResult(job.id, prepared.queue, "scheduled", prepared.due)
+
+
+def schedule_at(queue: Queue, job: Job, due: datetime) -> None:
+    """Put ``job`` in the queue's ScheduledJobRegistry scored with the exact (sub-second) due time."""
+    from rq.registry import ScheduledJobRegistry
+
+    registry = ScheduledJobRegistry(queue=queue)
+    with queue.connection.pipeline() as pipe:
+        queue.schedule_job(job, due, pipeline=pipe)
+        # RQ floors the score to whole seconds, which starts jobs up to 1 s early; keep the exact instant.
+        pipe.zadd(registry.key, {job.id: due.timestamp()})
+        pipe.publish(SCHEDULER_WAKE_CHANNEL, repr(due.timestamp()))
+        pipe.execute()
+
+
+def make_queue(name: str, connection: redis.Redis) -> Queue:
+    """An RQ queue that reads and writes rqstack's serializer."""
+    return Queue(name, connection=connection, serializer=JSONFirstSerializer)
+
+
+def check_name(value: str, field_name: str) -> None:
+    """BadInput unless ``value`` is 1-128 of [A-Za-z0-9_-]."""
+    if not isinstance(value, str) or not NAME_RE.match(value):
+        raise BadInput(
+            f"{field_name} {value!r} is not allowed; nothing was written; use 1-128 letters, digits, _ or -",
+            field=field_name,
+        )
+
+
+def _due(request: EnqueueRequest, now: datetime) -> datetime | None:
+    if request.at is not None and request.delay is not None:
+        raise BadInput("give either a delay (in) or a time (at), not both; nothing was queued", field="at")
+    if request.delay is not None:
+        if request.delay < 0:
+            raise BadInput("the delay cannot be negative; nothing was queued", field="in")
+        return now + timedelta(seconds=request.delay) if request.delay > 0 else None
+    if request.at is not None:
+        if request.at.tzinfo is None:
+            raise BadInput(
+                f"time {request.at.isoformat()} has no time zone; nothing was queued; "
+                "add an offset like +00:00 or Z",
+                field="at",
+            )
+        return request.at.astimezone(UTC) if request.at > now else None
+    return None

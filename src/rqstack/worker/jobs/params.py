@@ -1,0 +1,166 @@
+"""Check JSON arguments against a job function's signature and type hints before anything is queued."""
+
+from __future__ import annotations
+
+import inspect
+import json
+import types
+import typing
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from rqstack.constants import MAX_ARGUMENTS_BYTES
+from rqstack.errors import InvalidParams
+
+
+@dataclass(frozen=True)
+class Parameter:
+    """One parameter of a registered job, as `rqstack jobs` and the API describe it."""
+
+    name: str
+    type: str
+    required: bool
+    default: Any = None
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-safe description."""
+        out: dict[str, Any] = {"name": self.name, "type": self.type, "required": self.required}
+        if not self.required:
+            out["default"] = self.default if _is_json(self.default) else repr(self.default)
+        return out
+
+
+def describe_parameters(func: Callable[..., Any]) -> list[Parameter]:
+    """The parameters of ``func`` with readable type names."""
+    hints = _hints(func)
+    out = []
+    for param in inspect.signature(func).parameters.values():
+        if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
+            continue
+        annotation = hints.get(param.name, Any)
+        required = param.default is inspect.Parameter.empty
+        out.append(
+            Parameter(param.name, type_name(annotation), required, None if required else param.default)
+        )
+    return out
+
+
+def validate_arguments(
+    job_name: str, func: Callable[..., Any], args: Sequence[Any], kwargs: Mapping[str, Any]
+) -> tuple[list[Any], dict[str, Any]]:
+    """JSON-checked copies of ``args`` and ``kwargs`` that bind to ``func``; InvalidParams otherwise."""
+    if not isinstance(args, list | tuple):
+        raise InvalidParams(
+            f"args of {job_name} must be a JSON array, got {type(args).__name__}", field="args"
+        )
+    if not isinstance(kwargs, Mapping):
+        raise InvalidParams(
+            f"kwargs of {job_name} must be a JSON object, got {type(kwargs).__name__}", field="kwargs"
+        )
+    args, kwargs = list(args), dict(kwargs)
+    try:
+        encoded = json.dumps([args, kwargs], allow_nan=False, separators=(",", ":"))
+    except (TypeError, ValueError) as exc:
+        raise InvalidParams(
+            f"arguments of {job_name} are not plain JSON ({exc}); nothing was queued; "
+            "pass strings, numbers, booleans, null, arrays and objects only",
+            field="args",
+        ) from None
+    if len(encoded.encode()) > MAX_ARGUMENTS_BYTES:
+        raise InvalidParams(
+            f"arguments of {job_name} take {len(encoded.encode())} bytes, above the limit of "
+            f"{MAX_ARGUMENTS_BYTES}; nothing was queued; "
+            "pass a reference (a path, URL or id) instead of the data",
+            field="args",
+        )
+    signature = inspect.signature(func)
+    try:
+        bound = signature.bind(*args, **kwargs)
+    except TypeError as exc:
+        usage = ", ".join(p.name + ("" if p.required else "=…") for p in describe_parameters(func))
+        raise InvalidParams(
+            f"{job_name}: {exc}; nothing was queued; it takes ({usage}) — see `rqstack jobs`",
+            field="kwargs",
+        ) from None
+    hints = _hints(func)
+    for name, value in bound.arguments.items():
+        param = signature.parameters[name]
+        annotation = hints.get(name, Any)
+        if param.kind is param.VAR_POSITIONAL:
+            for index, item in enumerate(value):
+                _check(job_name, f"{name}[{index}]", item, annotation)
+        elif param.kind is param.VAR_KEYWORD:
+            for key, item in value.items():
+                _check(job_name, key, item, annotation)
+        else:
+            _check(job_name, name, value, annotation)
+    return args, kwargs
+
+
+def type_name(annotation: Any) -> str:
+    """A short readable name for a type hint (``list[str]``, ``int | None``)."""
+    if annotation is Any or annotation is inspect.Parameter.empty:
+        return "any"
+    if isinstance(annotation, type) and not typing.get_args(annotation):
+        return annotation.__name__
+    return str(annotation).replace("typing.", "")
+
+
+def _check(job_name: str, name: str, value: Any, annotation: Any) -> None:
+    if not _matches(value, annotation):
+        raise InvalidParams(
+            f"{job_name}: parameter {name!r} must be {type_name(annotation)}, got {json.dumps(value)[:80]}; "
+            "nothing was queued; fix the value (see `rqstack jobs`)",
+            field=name,
+        )
+
+
+def _matches(value: Any, annotation: Any) -> bool:
+    if annotation is Any or annotation is inspect.Parameter.empty or annotation is object:
+        return True
+    if annotation is None or annotation is type(None):
+        return value is None
+    origin = typing.get_origin(annotation)
+    arguments = typing.get_args(annotation)
+    if origin in (typing.Union, types.UnionType):
+        return any(_matches(value, option) for option in arguments)
+    if origin is typing.Literal:
+        return value in arguments and all(type(value) is type(a) for a in arguments if a == value)
+    if annotation is bool:
+        return isinstance(value, bool)
+    if annotation is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if annotation is float:
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    if annotation is str:
+        return isinstance(value, str)
+    if origin in (list, Sequence, tuple) or annotation in (list, tuple):
+        if not isinstance(value, list):
+            return False
+        item = arguments[0] if arguments and origin is not tuple else Any
+        return all(_matches(v, item) for v in value)
+    if origin in (dict, Mapping) or annotation is dict:
+        if not isinstance(value, dict):
+            return False
+        item = arguments[1] if len(arguments) == 2 else Any
+        return all(isinstance(k, str) and _matches(v, item) for k, v in value.items())
+    if typing.is_typeddict(annotation):
+        return isinstance(value, dict)
+    # An annotation we cannot check from JSON (a class of the user's): let the job decide at run time.
+    return True
+
+
+def _hints(func: Callable[..., Any]) -> dict[str, Any]:
+    try:
+        return typing.get_type_hints(func)
+    except (NameError, TypeError):
+        return {}
+
+
+def _is_json(value: Any) -> bool:
+    try:
+        json.dumps(value)
+    except (TypeError, ValueError):
+        return False
+    return True
