@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import difflib
 import functools
 import math
 import re
+import zoneinfo
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -144,7 +146,7 @@ def _never(cron: CronExpression) -> InvalidCron:
 
 
 def _croniter(cron: CronExpression, start: datetime, years: int) -> croniter:
-    """A croniter over naive wall time: the zone is applied by us, see ``_wall_fires``."""
+    """A croniter over naive wall time: the zone is applied by ``_fires``."""
     return croniter(
         " ".join(cron.fields),
         start,
@@ -161,11 +163,21 @@ def validate_timezone(name: str) -> ZoneInfo:
             return _zone(name)
         except (ZoneInfoNotFoundError, ValueError, OSError):
             pass
+    guess = _suggest_zone(str(name))
     raise BadInput(
-        f"unknown time zone {name!r}; {_NOT_SAVED}; use an IANA name like Europe/Berlin or UTC "
+        f"unknown time zone {name!r}{guess}; {_NOT_SAVED}; use an IANA name like Europe/Berlin or UTC "
         "(list them with: python -c 'import zoneinfo; print(sorted(zoneinfo.available_timezones()))')",
         field="timezone",
     )
+
+
+def _suggest_zone(name: str) -> str:
+    """' (did you mean ...?)' for a near miss such as 'utc' or 'Europe/Berlim', else ''."""
+    known = {zone.lower(): zone for zone in zoneinfo.available_timezones() - _HOST_DEPENDENT_ZONES}
+    close = (
+        [known[name.lower()]] if name.lower() in known else difflib.get_close_matches(name, known.values(), 1)
+    )
+    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 @functools.lru_cache(maxsize=512)
