@@ -32,6 +32,10 @@ class Settings:
     smtp_url: str | None = None
     alert_email: str | None = None
     database_url: str | None = None
+    backup_dir: Path | None = None
+    alert_webhook_url: str | None = None
+    alert_on_success: tuple[str, ...] = ()
+    backlog_threshold: int | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -55,6 +59,12 @@ class Settings:
             smtp_url=get("RQSTACK_SMTP_URL"),
             alert_email=get("RQSTACK_ALERT_EMAIL"),
             database_url=get("DATABASE_URL"),
+            backup_dir=Path(backup_dir) if (backup_dir := get("RQSTACK_BACKUP_DIR")) else None,
+            alert_webhook_url=get("RQSTACK_ALERT_WEBHOOK_URL"),
+            alert_on_success=tuple(
+                n.strip() for n in (get("RQSTACK_ALERT_ON_SUCCESS") or "").split(",") if n.strip()
+            ),
+            backlog_threshold=_count(get("RQSTACK_BACKLOG_THRESHOLD"), "RQSTACK_BACKLOG_THRESHOLD"),
         )
         settings.validate()
         return settings
@@ -92,6 +102,11 @@ class Settings:
             )
 
     @property
+    def backups(self) -> Path:
+        """Where backup jobs write: RQSTACK_BACKUP_DIR, else <RQSTACK_DATA_DIR>/backups."""
+        return self.backup_dir if self.backup_dir is not None else self.data_dir / "backups"
+
+    @property
     def zone(self) -> ZoneInfo:
         """The default time zone of new schedules."""
         return ZoneInfo(self.timezone)
@@ -123,3 +138,18 @@ def _port(text: str | None) -> int:
             "set a port such as 9181",
             field="RQSTACK_DASHBOARD_PORT",
         ) from None
+
+
+def _count(text: str | None, name: str) -> int | None:
+    if text is None:
+        return None
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise ConfigError(
+            f"{name} {text!r} is not a positive whole number; it cannot be used; set a count such as 100",
+            field=name,
+        )
+    return value
