@@ -37,7 +37,8 @@ class JSONFirstSerializer:
 
 
 def _round_trips(original: Any, decoded: Any) -> bool:
-    # json.dumps turns tuples into lists and int dict keys into strings; only exact round trips are JSON.
+    # json.dumps turns int dict keys into strings and loses types like datetime: those go to pickle.
+    # Tuples coming back as lists is accepted, as with any JSON serializer (RQ passes them as *args).
     if type(original) is not type(decoded):
         return (
             isinstance(original, tuple)

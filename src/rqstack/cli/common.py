@@ -88,7 +88,7 @@ def parse_json_option(text: str | None, option: str, expected: type) -> Any:
         ) from None
     if not isinstance(value, expected):
         kind = "an object" if expected is dict else "an array"
-        raise BadInput(f"{option} must be a JSON {kind}; nothing was written", field=option.lstrip("-"))
+        raise BadInput(f"{option} must be {kind} in JSON; nothing was written", field=option.lstrip("-"))
     return value
 
 
