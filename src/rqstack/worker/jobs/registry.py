@@ -18,7 +18,7 @@ logger = logging.getLogger(__name__)
 F = TypeVar("F", bound=Callable[..., Any])
 
 #: Modules of the jobs rqstack ships; imported before RQSTACK_JOBS.
-BUILTIN_JOB_MODULES = ("rqstack.worker.jobs.demo",)
+BUILTIN_JOB_MODULES = ("rqstack.worker.jobs.demo", "rqstack.worker.jobs.backup")
 
 _JOB_NAME_HELP = "names are letters, digits and . _ - (e.g. backup.postgres)"
 
