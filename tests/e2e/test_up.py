@@ -58,14 +58,15 @@ def test_up_runs_the_stack_on_embedded_redis_and_stops_cleanly(tmp_path: Path) -
     env = {k: v for k, v in os.environ.items() if k != "REDIS_URL"}
     env.update(RQSTACK_DATA_DIR=str(data_dir), PYTHONUNBUFFERED="1")
     port = free_port()
-    log = (tmp_path / "up.log").open("w+")
-    up = subprocess.Popen(
-        [sys.executable, "-m", "rqstack", "up", "--port", str(port)],
-        env=env,
-        cwd=tmp_path,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-    )
+    log_path = tmp_path / "up.log"
+    with log_path.open("w") as log:
+        up = subprocess.Popen(
+            [sys.executable, "-m", "rqstack", "up", "--port", str(port)],
+            env=env,
+            cwd=tmp_path,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
     try:
         wait_for(lambda: health_ok(port), 30, "the dashboard to answer /api/health")
         enqueued = rqstack("enqueue", "demo.add", "2", "3", env=env, cwd=tmp_path)
@@ -85,8 +86,7 @@ def test_up_runs_the_stack_on_embedded_redis_and_stops_cleanly(tmp_path: Path) -
     finally:
         up.send_signal(signal.SIGINT)
         returncode = up.wait(timeout=30)
-    log.seek(0)
-    output = log.read()
+    output = log_path.read_text()
     assert returncode == 0, output
     for prefix in ("web", "worker.1", "scheduler"):
         assert f"{prefix} " in output and "|" in output, output
