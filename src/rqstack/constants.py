@@ -61,3 +61,25 @@ EMBEDDED_LOG_FILE = "redis.log"
 EMBEDDED_CONF_FILE = "redis.conf"
 #: Unix socket paths longer than this do not fit sockaddr_un; fall back to a loopback port.
 UNIX_SOCKET_PATH_MAX = 100
+
+# --- scheduler (sched/) ---------------------------------------------------------------------
+#: RQ's own keys the scheduler reads and writes, spelled as RQ spells them.
+RQ_QUEUES_KEY = "rq:queues"
+RQ_QUEUE_KEY_PREFIX = "rq:queue:"
+RQ_JOB_KEY_PREFIX = "rq:job:"
+RQ_SCHEDULED_REGISTRY_PREFIX = "rq:scheduled:"
+#: How long a fire guard outlives its fire (longer than any result TTL of the job it made).
+FIRE_GUARD_TTL_SECONDS = 8 * 24 * 3600
+#: Leader lease: a killed leader is replaced within lease + follower poll (< 2 s).
+SCHEDULER_LEASE_SECONDS = 1.5
+SCHEDULER_FOLLOWER_POLL_SECONDS = 0.25
+#: Longest sleep between ticks, so CLI/API/file changes are seen within a second.
+SCHEDULER_MAX_SLEEP_SECONDS = 1.0
+#: Due schedules or delayed jobs handled per Lua call.
+SCHEDULER_BATCH_SIZE = 1000
+#: Within this many seconds after its time, a fire is on time whatever the misfire policy.
+DEFAULT_MISFIRE_GRACE_SECONDS = 60.0
+#: Misfire policy ``all`` replays at most this many missed fires per schedule and tick.
+MISFIRE_ALL_LIMIT = 1000
+DEFAULT_MISFIRE_POLICY = "once"
+DEFAULT_OVERLAP_POLICY = "allow"

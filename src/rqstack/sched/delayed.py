@@ -1,0 +1,157 @@
+"""Move due delayed jobs to their queues: RQ's ScheduledJobRegistry and rq-scheduler's sorted set."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+import redis
+from rq.job import Job
+from rq.utils import utcformat
+
+from rqstack import constants
+from rqstack.sched import scripts
+from rqstack.serializer import JSONFirstSerializer
+
+logger = logging.getLogger(__name__)
+
+#: rq-scheduler meta keys that make a job repeat; such jobs go through rq-scheduler's own code.
+_REPEATING_META = ("interval", "cron_string", "repeat", "queue_class_name")
+
+
+class LeaseLost(Exception):
+    """A fenced script refused to run: another scheduler leads now."""
+
+
+def move_registries(
+    connection: redis.Redis, now: datetime, fence: Sequence[str], batch: int = constants.SCHEDULER_BATCH_SIZE
+) -> tuple[int, bool]:
+    """Move due jobs of every ``rq:scheduled:<queue>`` in one Lua call; (moved, more are due)."""
+    reply = scripts.script(connection, "move_registries")(
+        keys=[
+            constants.RQ_SCHEDULED_REGISTRY_PREFIX,
+            constants.SCHEDULER_LEADER_KEY,
+            constants.SCHEDULER_FENCE_KEY,
+            constants.RQ_QUEUES_KEY,
+        ],
+        args=[
+            *fence,
+            repr(now.timestamp()),
+            utcformat(now),
+            batch,
+            constants.RQ_SCHEDULED_REGISTRY_PREFIX,
+            constants.RQ_QUEUE_KEY_PREFIX,
+            constants.RQ_JOB_KEY_PREFIX,
+        ],
+    )
+    if reply == -1:
+        raise LeaseLost()
+    moved, more, slow = int(reply[0]), bool(reply[1]), reply[2]
+    for index in range(0, len(slow), 2):
+        moved += _move_rate_limited(connection, _text(slow[index]), _text(slow[index + 1]))
+    return moved, more
+
+
+def _move_rate_limited(connection: redis.Redis, queue_name: str, job_id: str) -> int:
+    # Rate-limited jobs need RQ's slot accounting; hand them to RQ's own code path.
+    from rq.registry import ScheduledJobRegistry
+
+    from rqstack.worker.enqueue import make_queue
+
+    queue = make_queue(queue_name, connection)
+    registry = ScheduledJobRegistry(queue=queue)
+    try:
+        job = Job.fetch(job_id, connection=connection, serializer=JSONFirstSerializer)
+    except Exception:  # the job vanished or cannot be read: drop the dangling entry
+        logger.warning("dropping unreadable scheduled job %s of queue %s", job_id, queue_name, exc_info=True)
+        registry.remove(job_id)
+        return 0
+    with connection.pipeline() as pipe:
+        registry.remove(job.id, pipeline=pipe)
+        queue._enqueue_rate_limited_job(job, pipeline=pipe, at_front=job.should_enqueue_at_front())
+        pipe.execute()
+    return 1
+
+
+def move_rq_scheduler(
+    connection: redis.Redis, now: datetime, fence: Sequence[str], batch: int = constants.SCHEDULER_BATCH_SIZE
+) -> tuple[int, bool]:
+    """Serve rq-scheduler's set: one-shots in one Lua call, repeating jobs through rq-scheduler's code."""
+    raw = connection.zrangebyscore(
+        constants.RQ_SCHEDULER_JOBS_KEY, "-inf", repr(now.timestamp()), start=0, num=batch
+    )
+    ids = [_text(i) for i in raw if isinstance(i, bytes | str)]
+    if not ids:
+        return 0, False
+    with connection.pipeline(transaction=False) as pipe:
+        for job_id in ids:
+            pipe.hmget(constants.RQ_JOB_KEY_PREFIX + job_id, "meta", "dependency_ids", "rate_limit_key")
+        replies = pipe.execute()
+    plain, special = [], []
+    for job_id, (meta, dependencies, rate_limit) in zip(ids, replies, strict=True):
+        if dependencies or rate_limit or _repeats(meta):
+            special.append(job_id)
+        else:
+            plain.append(job_id)
+    moved = 0
+    if plain:
+        reply = scripts.script(connection, "move_scheduler_ids")(
+            keys=[
+                constants.RQ_SCHEDULER_JOBS_KEY,
+                constants.SCHEDULER_LEADER_KEY,
+                constants.SCHEDULER_FENCE_KEY,
+                constants.RQ_QUEUES_KEY,
+            ],
+            args=[
+                *fence,
+                repr(now.timestamp()),
+                utcformat(now),
+                constants.RQ_QUEUE_KEY_PREFIX,
+                constants.RQ_JOB_KEY_PREFIX,
+                *plain,
+            ],
+        )
+        if reply == -1:
+            raise LeaseLost()
+        moved += int(reply)
+    if special:
+        moved += _move_special(connection, special)
+    return moved, len(ids) >= batch
+
+
+def _move_special(connection: redis.Redis, ids: list[str]) -> int:
+    from rq_scheduler import Scheduler as RQScheduler
+
+    rq_scheduler = RQScheduler(connection=connection)
+    moved = 0
+    for job_id in ids:
+        try:
+            job = Job.fetch(job_id, connection=connection)
+        except Exception:  # missing or unreadable: rq-scheduler itself would cancel it too
+            logger.warning("dropping unreadable rq-scheduler job %s", job_id, exc_info=True)
+            connection.zrem(constants.RQ_SCHEDULER_JOBS_KEY, job_id)
+            continue
+        rq_scheduler.enqueue_job(job)
+        moved += 1
+    return moved
+
+
+def _repeats(meta: bytes | None) -> bool:
+    if not meta:
+        return False
+    try:
+        decoded: Any = JSONFirstSerializer.loads(meta)
+    except Exception:  # a meta we cannot read: let rq-scheduler's code decide
+        return True
+    return isinstance(decoded, dict) and any(decoded.get(key) is not None for key in _REPEATING_META)
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
+def utc_from_score(score: float) -> datetime:
+    """An aware UTC datetime for a sorted-set score."""
+    return datetime.fromtimestamp(score, UTC)

@@ -1,0 +1,327 @@
+"""The scheduler process: ``run()`` around ``tick(now)``; fires schedules and moves due delayed jobs."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import redis
+from redis.client import PubSub
+
+from rqstack import constants
+from rqstack.errors import RqstackError
+from rqstack.sched import scripts
+from rqstack.sched.delayed import LeaseLost, move_registries, move_rq_scheduler
+from rqstack.sched.firing import build_job, fire_job_id, job_fields, next_after, plan_fires
+from rqstack.sched.leader import Lease
+from rqstack.sched.model import Schedule
+from rqstack.sched.store import runs_key, schedule_key
+
+logger = logging.getLogger(__name__)
+
+_CONNECTION_ERRORS = (redis.ConnectionError, redis.TimeoutError, OSError)
+#: Wake this long before a due instant and finish the wait with a short precise sleep.
+_WAKE_EARLY = 0.002
+_BACKOFF_MIN, _BACKOFF_MAX = 0.05, 2.0
+
+
+@dataclass(frozen=True)
+class TickResult:
+    """What one tick did, and when the next one is due (unix seconds)."""
+
+    leader: bool
+    paused: bool = False
+    fired: int = 0
+    skipped: int = 0
+    missed: int = 0
+    moved: int = 0
+    more: bool = False
+    next_due: float | None = None
+    lag: float = 0.0
+
+
+class Scheduler:
+    """One scheduler process; any number may run, only the lease holder works, fires are exactly once."""
+
+    def __init__(
+        self,
+        connection: redis.Redis,
+        *,
+        owner: str | None = None,
+        use_lease: bool = True,
+        max_sleep: float = constants.SCHEDULER_MAX_SLEEP_SECONDS,
+        lease_seconds: float = constants.SCHEDULER_LEASE_SECONDS,
+        batch_size: int = constants.SCHEDULER_BATCH_SIZE,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.connection = connection
+        self.lease = Lease(connection, owner, lease_seconds)
+        self.use_lease = use_lease
+        self.max_sleep = max_sleep
+        self.lease_seconds = lease_seconds
+        self.batch_size = batch_size
+        self.clock = clock
+        self._stop = threading.Event()
+        self._pubsub: PubSub | None = None
+
+    @property
+    def owner(self) -> str:
+        """This process's owner token."""
+        return self.lease.owner
+
+    def tick(self, now: datetime) -> TickResult:
+        """One pass at ``now``: renew the lease, fire due schedules, move due jobs, find the next due."""
+        if self.use_lease and not self.lease.acquire():
+            return TickResult(leader=False)
+        fence = self.lease.fence_args() if self.use_lease else ["", ""]
+        paused = self.connection.hget(constants.SCHEDULER_STATE_KEY, "paused") in (b"1", "1")
+        fired = skipped = missed = moved = 0
+        more = False
+        lag = 0.0
+        try:
+            if not paused:
+                fired, skipped, missed, lag, more = self._fire_due(now, fence)
+                moved_registry, more_registry = move_registries(self.connection, now, fence, self.batch_size)
+                moved_set, more_set = move_rq_scheduler(self.connection, now, fence, self.batch_size)
+                moved = moved_registry + moved_set
+                more = more or more_registry or more_set
+        except LeaseLost:
+            logger.warning("scheduler %s lost the lease mid-tick; another scheduler leads now", self.owner)
+            return TickResult(leader=False)
+        next_due, paused = self._earliest()
+        self._record_state(now, lag, fired, moved)
+        return TickResult(True, paused, fired, skipped, missed, moved, more, next_due, lag)
+
+    def _fire_due(self, now: datetime, fence: list[str]) -> tuple[int, int, int, float, bool]:
+        due: list[tuple[bytes, float]] = self.connection.zrangebyscore(  # type: ignore[assignment]
+            constants.SCHEDULE_DUE_KEY,
+            "-inf",
+            repr(now.timestamp()),
+            start=0,
+            num=self.batch_size,
+            withscores=True,
+        )
+        if not due:
+            return 0, 0, 0, 0.0, False
+        with self.connection.pipeline(transaction=False) as pipe:
+            for member, _ in due:
+                pipe.hget(schedule_key(_text(member)), "definition")
+            definitions = pipe.execute()
+        args: list[Any] = []
+        groups = missed = 0
+        oldest = now.timestamp()
+        for (raw_name, score), raw in zip(due, definitions, strict=True):
+            oldest = min(oldest, float(score))
+            group = self._plan_group(_text(raw_name), float(score), raw, now)
+            if group is not None:
+                args.extend(group[0])
+                missed += group[1]
+                groups += 1
+        reply = scripts.script(self.connection, "fire")(
+            keys=[
+                constants.SCHEDULE_DUE_KEY,
+                constants.SCHEDULER_LEADER_KEY,
+                constants.SCHEDULER_FENCE_KEY,
+                constants.RQ_QUEUES_KEY,
+            ],
+            args=[
+                *fence,
+                now.isoformat(),
+                constants.RUN_HISTORY_LIMIT,
+                constants.FIRE_GUARD_TTL_SECONDS,
+                constants.RQ_JOB_KEY_PREFIX,
+                groups,
+                *args,
+            ],
+        )
+        if reply == -1:
+            raise LeaseLost()
+        return int(reply[0]), int(reply[1]), missed, now.timestamp() - oldest, len(due) >= self.batch_size
+
+    def _plan_group(
+        self, name: str, score: float, raw: bytes | None, now: datetime
+    ) -> tuple[list[Any], int] | None:
+        """The FIRE script's arguments for one due schedule, or None when the entry is dangling."""
+        due = datetime.fromtimestamp(score, UTC)
+        if raw is None:
+            self.connection.zrem(constants.SCHEDULE_DUE_KEY, name)
+            return None
+        header: list[Any] = [name, repr(score)]
+        try:
+            schedule = Schedule.from_dict(json.loads(raw))
+            plan = plan_fires(schedule, due, now)
+            prepared = schedule.validate()
+        except RqstackError as exc:
+            # A schedule this process cannot run (e.g. its job module is not in RQSTACK_JOBS): say so
+            # in its history and move its index on, instead of retrying it in a tight loop.
+            logger.error("schedule %s cannot fire: %s", name, exc.message)
+            self.connection.lpush(
+                runs_key(name),
+                json.dumps(
+                    {
+                        "status": "error",
+                        "fire_time": due.isoformat(),
+                        "error": exc.message,
+                        "recorded_at": now.isoformat(),
+                    }
+                ),
+            )
+            return [
+                *header,
+                repr(_safe_next(raw, now)),
+                schedule_key(name),
+                runs_key(name),
+                "allow",
+                0,
+                due.isoformat(),
+                0,
+            ], 0
+        header += [
+            repr(plan.next_due.timestamp()),
+            schedule_key(name),
+            runs_key(name),
+            schedule.overlap,
+            plan.missed,
+            due.isoformat(),
+            len(plan.fires),
+        ]
+        template = build_job(self.connection, prepared)
+        push = "RPUSH"
+        for fire in plan.fires:
+            job_id = fire_job_id(name, fire)
+            fields = job_fields(template, job_id, prepared.queue, fire, now)
+            header += [
+                job_id,
+                constants.RQ_JOB_KEY_PREFIX + job_id,
+                f"{constants.FIRE_GUARD_KEY_PREFIX}{name}:{fire.timestamp()!r}",
+                fire.isoformat(),
+                constants.RQ_QUEUE_KEY_PREFIX + prepared.queue,
+                push,
+                len(fields) // 2,
+                *fields,
+            ]
+        return header, plan.missed
+
+    def _earliest(self) -> tuple[float | None, bool]:
+        reply = scripts.script(self.connection, "earliest")(
+            keys=[
+                constants.SCHEDULE_DUE_KEY,
+                constants.RQ_QUEUES_KEY,
+                constants.RQ_SCHEDULER_JOBS_KEY,
+                constants.SCHEDULER_STATE_KEY,
+            ],
+            args=[constants.RQ_SCHEDULED_REGISTRY_PREFIX, constants.RQ_QUEUE_KEY_PREFIX],
+        )
+        best, paused = reply
+        return (None if not best else float(best)), bool(paused)
+
+    def _record_state(self, now: datetime, lag: float, fired: int, moved: int) -> None:
+        with self.connection.pipeline(transaction=False) as pipe:
+            pipe.hset(
+                constants.SCHEDULER_STATE_KEY,
+                mapping={
+                    "leader": self.owner,
+                    "fence": self.lease.token,
+                    "last_tick": now.isoformat(),
+                    "lag": f"{max(0.0, lag):.6f}",
+                },
+            )
+            if fired:
+                pipe.hincrby(constants.SCHEDULER_STATE_KEY, "fired_total", fired)
+            if moved:
+                pipe.hincrby(constants.SCHEDULER_STATE_KEY, "moved_total", moved)
+            pipe.execute()
+
+    def run(self, *, burst: bool = False) -> None:
+        """Tick until ``request_stop``; sleep until the next due instant, woken early by a publish."""
+        backoff = _BACKOFF_MIN
+        logger.info("scheduler %s starting", self.owner)
+        try:
+            while not self._stop.is_set():
+                try:
+                    result = self.tick(datetime.fromtimestamp(self.clock(), UTC))
+                    if backoff > _BACKOFF_MIN:
+                        logger.info("Redis answers again; scheduler %s resumes", self.owner)
+                    backoff = _BACKOFF_MIN
+                    if burst:
+                        if result.more:
+                            continue
+                        return
+                    if not result.more:
+                        self._sleep(result)
+                except _CONNECTION_ERRORS as exc:
+                    if burst:
+                        raise
+                    logger.warning("Redis unavailable (%s); scheduler retries in %.2f s", exc, backoff)
+                    self._close_pubsub()
+                    self._stop.wait(backoff)
+                    backoff = min(backoff * 2, _BACKOFF_MAX)
+        finally:
+            self.close()
+
+    def request_stop(self) -> None:
+        """Finish the current tick, release the lease and return from ``run`` (signal-safe)."""
+        self._stop.set()
+
+    def close(self) -> None:
+        """Release the lease (so a follower takes over at once) and the pub/sub connection."""
+        self._close_pubsub()
+        if self.use_lease and self.lease.token:
+            with contextlib.suppress(*_CONNECTION_ERRORS):
+                self.lease.release()
+                logger.info("scheduler %s released the lease", self.owner)
+
+    def _sleep(self, result: TickResult) -> None:
+        now = self.clock()
+        if not result.leader:
+            limit = constants.SCHEDULER_FOLLOWER_POLL_SECONDS
+        else:
+            limit = min(self.max_sleep, self.lease_seconds / 3) if self.use_lease else self.max_sleep
+        deadline = now + limit
+        if result.next_due is not None and not result.paused:
+            # Something due already (added while we moved): look again almost at once.
+            deadline = min(deadline, max(result.next_due, now + 0.001))
+        coarse = deadline - now - _WAKE_EARLY
+        if coarse > 0 and result.leader and self._wait_for_wake(coarse):
+            return
+        # Precise tail: never tick before the due instant, and not more than ~0.1 ms after it.
+        while (left := deadline - self.clock()) > 0 and not self._stop.is_set():
+            time.sleep(left if left < 0.001 else left - 0.0005)
+
+    def _wait_for_wake(self, timeout: float) -> bool:
+        if self._pubsub is None:
+            self._pubsub = self.connection.pubsub(ignore_subscribe_messages=True)
+            self._pubsub.subscribe(constants.SCHEDULER_WAKE_CHANNEL)
+        end = self.clock() + timeout
+        while (left := end - self.clock()) > 0 and not self._stop.is_set():
+            message = self._pubsub.get_message(timeout=left)
+            if message is not None:
+                while self._pubsub.get_message(timeout=0) is not None:
+                    pass
+                return True
+        return False
+
+    def _close_pubsub(self) -> None:
+        if self._pubsub is not None:
+            with contextlib.suppress(Exception):
+                self._pubsub.close()
+            self._pubsub = None
+
+
+def _safe_next(raw: bytes, now: datetime) -> float:
+    """Next fire of an unrunnable schedule if its timing still parses, else one max sleep from now."""
+    try:
+        return next_after(Schedule.from_dict(json.loads(raw)), now).timestamp()
+    except (RqstackError, ValueError):
+        return now.timestamp() + 60.0
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value

@@ -1,0 +1,263 @@
+"""Lua scripts of the scheduler: every step that must be atomic across scheduler processes."""
+
+from __future__ import annotations
+
+import weakref
+from typing import Any
+
+import redis
+from redis.commands.core import Script
+
+# Fencing: a step runs only while ARGV owner still holds the lease under the same fence token, so a
+# paused or partitioned ex-leader cannot act after another process took over.
+_FENCE = """
+local function fenced(owner, token)
+  if owner == '' then return true end
+  return redis.call('GET', KEYS[2]) == owner and redis.call('GET', KEYS[3]) == token
+end
+"""
+
+#: KEYS: schedule hash, names set, due index. ARGV: mode, name, definition, due score ('' = not due),
+#: keep existing due score if present ('1'/'0'), wake channel. Returns 1, 0 (exists) or -1 (missing).
+SAVE_SCHEDULE = """
+local exists = redis.call('EXISTS', KEYS[1])
+if ARGV[1] == 'create' and exists == 1 then return 0 end
+if ARGV[1] == 'update' and exists == 0 then return -1 end
+redis.call('HSET', KEYS[1], 'definition', ARGV[3])
+redis.call('SADD', KEYS[2], ARGV[2])
+if ARGV[4] == '' then
+  redis.call('ZREM', KEYS[3], ARGV[2])
+elseif not (ARGV[5] == '1' and redis.call('ZSCORE', KEYS[3], ARGV[2])) then
+  redis.call('ZADD', KEYS[3], ARGV[4], ARGV[2])
+end
+redis.call('PUBLISH', ARGV[6], 'schedule')
+return 1
+"""
+
+#: KEYS: schedule hash, names set, due index, runs list. ARGV: name. Returns 1 when it existed.
+DELETE_SCHEDULE = """
+local existed = redis.call('DEL', KEYS[1])
+redis.call('SREM', KEYS[2], ARGV[1])
+redis.call('ZREM', KEYS[3], ARGV[1])
+redis.call('DEL', KEYS[4])
+return existed
+"""
+
+#: KEYS: leader, fence. ARGV: owner, lease ms. Returns the fence token when ``owner`` leads, else 0.
+ACQUIRE_LEASE = """
+local current = redis.call('GET', KEYS[1])
+if current == ARGV[1] then
+  redis.call('PEXPIRE', KEYS[1], ARGV[2])
+  local token = redis.call('GET', KEYS[2])
+  if token then return tonumber(token) end
+  return redis.call('INCR', KEYS[2])
+end
+if current then return 0 end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return redis.call('INCR', KEYS[2])
+"""
+
+#: KEYS: leader. ARGV: owner. Deletes the lease only when ``owner`` still holds it.
+RELEASE_LEASE = """
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+"""
+
+#: KEYS: due index, leader, fence, rq:queues. ARGV: owner, token, now ISO, history limit, guard ttl,
+#: job key prefix, group count, then per group a 9-value header and per fire a 7-value header + fields.
+#: A group fires only if the index still holds the score it was planned from (compare-and-set), and
+#: each fire only if its guard key is new and its job id unused: exactly once, whoever runs it.
+FIRE = (
+    _FENCE
+    + """
+if not fenced(ARGV[1], ARGV[2]) then return -1 end
+local now, limit, ttl, jobprefix = ARGV[3], tonumber(ARGV[4]), ARGV[5], ARGV[6]
+local busy_status = {queued=true, started=true, scheduled=true, deferred=true}
+local fired, skipped = 0, 0
+local i = 8
+for _ = 1, tonumber(ARGV[7]) do
+  local name, expected, nextscore, skey, rkey = ARGV[i], ARGV[i+1], ARGV[i+2], ARGV[i+3], ARGV[i+4]
+  local overlap, missed, due_iso, nfires = ARGV[i+5], tonumber(ARGV[i+6]), ARGV[i+7], tonumber(ARGV[i+8])
+  i = i + 9
+  local current = redis.call('ZSCORE', KEYS[1], name)
+  local proceed = current and math.abs(tonumber(current) - tonumber(expected)) < 0.0005
+  local busy = false
+  if proceed and overlap == 'skip' then
+    local last = redis.call('HGET', skey, 'last_job_id')
+    if last then busy = busy_status[redis.call('HGET', jobprefix .. last, 'status') or ''] or false end
+  end
+  if proceed and missed > 0 then
+    redis.call('LPUSH', rkey, cjson.encode({status='missed', count=missed, fire_time=due_iso,
+      recorded_at=now}))
+  end
+  for _ = 1, nfires do
+    local jid, jkey, gkey, fire_iso, qkey, push, nfields = ARGV[i], ARGV[i+1], ARGV[i+2], ARGV[i+3],
+      ARGV[i+4], ARGV[i+5], tonumber(ARGV[i+6])
+    local first = i + 7
+    i = first + nfields * 2
+    if proceed then
+      if busy then
+        skipped = skipped + 1
+        redis.call('LPUSH', rkey, cjson.encode({status='skipped', reason='overlap', fire_time=fire_iso,
+          recorded_at=now}))
+      elseif redis.call('EXISTS', jkey) == 0 and redis.call('SET', gkey, jid, 'NX', 'EX', ttl) then
+        redis.call('HSET', jkey, unpack(ARGV, first, i - 1))
+        redis.call(push, qkey, jid)
+        redis.call('SADD', KEYS[4], qkey)
+        redis.call('HSET', skey, 'last_job_id', jid, 'last_fire', fire_iso)
+        redis.call('LPUSH', rkey, cjson.encode({status='queued', fire_time=fire_iso, enqueued_at=now,
+          job_id=jid}))
+        fired = fired + 1
+        busy = overlap == 'skip'
+      end
+    end
+  end
+  if proceed then
+    if nextscore == '' then
+      redis.call('ZREM', KEYS[1], name)
+    else
+      redis.call('ZADD', KEYS[1], nextscore, name)
+    end
+    redis.call('LTRIM', rkey, 0, limit - 1)
+  end
+end
+return {fired, skipped}
+"""
+)
+
+# Moving a job to its queue the way RQ's own scheduler does (Queue._enqueue_job): status queued,
+# enqueued_at now, TTL as Job.cleanup sets it, pushed at the front when the job asks for it.
+_QUEUE_JOB = """
+local function queue_job(jkey, qkey, id, enqueued_at)
+  local f = redis.call('HMGET', jkey, 'enqueue_at_front', 'enqueue_at_front_on_retry', 'ended_at', 'ttl')
+  redis.call('HSET', jkey, 'status', 'queued', 'enqueued_at', enqueued_at)
+  local ttl = tonumber(f[4] or '')
+  if ttl and ttl > 0 then redis.call('EXPIRE', jkey, ttl) end
+  redis.call('SADD', KEYS[4], qkey)
+  if f[1] == '1' or (f[2] == '1' and f[3] and f[3] ~= '') then
+    redis.call('LPUSH', qkey, id)
+  else
+    redis.call('RPUSH', qkey, id)
+  end
+end
+"""
+
+#: KEYS: (unused), leader, fence, rq:queues. ARGV: owner, token, now, enqueued_at, batch, registry
+#: prefix, queue prefix, job prefix. Moves due jobs of every RQ ScheduledJobRegistry; rate-limited
+#: ones are returned for RQ's own code. Returns {moved, more, {queue, id, ...}} or -1 when fenced out.
+MOVE_REGISTRIES = (
+    _FENCE
+    + _QUEUE_JOB
+    + """
+if not fenced(ARGV[1], ARGV[2]) then return -1 end
+local budget = tonumber(ARGV[5])
+local moved, more, slow = 0, 0, {}
+for _, qkey in ipairs(redis.call('SMEMBERS', KEYS[4])) do
+  local qname = string.sub(qkey, #ARGV[7] + 1)
+  local rkey = ARGV[6] .. qname
+  local ids = redis.call('ZRANGEBYSCORE', rkey, '-inf', ARGV[3], 'LIMIT', 0, budget)
+  for _, id in ipairs(ids) do
+    local jkey = ARGV[8] .. id
+    local state = redis.call('HMGET', jkey, 'status', 'rate_limit_key')
+    if not state[1] then
+      redis.call('ZREM', rkey, id)
+    elseif state[2] then
+      table.insert(slow, qname)
+      table.insert(slow, id)
+    else
+      redis.call('ZREM', rkey, id)
+      queue_job(jkey, qkey, id, ARGV[4])
+      moved = moved + 1
+    end
+  end
+  budget = budget - #ids
+  if budget <= 0 then
+    more = 1
+    break
+  end
+end
+return {moved, more, slow}
+"""
+)
+
+#: KEYS: rq-scheduler set, leader, fence, rq:queues. ARGV: owner, token, now, enqueued_at, queue
+#: prefix, job prefix, ids... Moves the given one-shot jobs that are due and still in the set.
+MOVE_SCHEDULER_IDS = (
+    _FENCE
+    + _QUEUE_JOB
+    + """
+if not fenced(ARGV[1], ARGV[2]) then return -1 end
+local now = tonumber(ARGV[3])
+local moved = 0
+for n = 7, #ARGV do
+  local id = ARGV[n]
+  local score = redis.call('ZSCORE', KEYS[1], id)
+  if score and tonumber(score) <= now and redis.call('ZREM', KEYS[1], id) == 1 then
+    local jkey = ARGV[6] .. id
+    local origin = redis.call('HGET', jkey, 'origin')
+    if origin then
+      queue_job(jkey, ARGV[5] .. origin, id, ARGV[4])
+      moved = moved + 1
+    end
+  end
+end
+return moved
+"""
+)
+
+#: KEYS: due index, rq:queues, rq-scheduler set, state hash. ARGV: registry prefix, queue prefix.
+#: Returns {earliest score as text or false, paused flag}: what the scheduler sleeps until.
+EARLIEST = """
+local best = nil
+local function consider(key)
+  local r = redis.call('ZRANGE', key, 0, 0, 'WITHSCORES')
+  if r[2] then
+    local s = tonumber(r[2])
+    if best == nil or s < best then best = s end
+  end
+end
+local paused = redis.call('HGET', KEYS[4], 'paused') == '1'
+if not paused then consider(KEYS[1]) end
+for _, qkey in ipairs(redis.call('SMEMBERS', KEYS[2])) do
+  consider(ARGV[1] .. string.sub(qkey, #ARGV[2] + 1))
+end
+consider(KEYS[3])
+if best == nil then return {false, paused and 1 or 0} end
+return {string.format('%.6f', best), paused and 1 or 0}
+"""
+
+#: KEYS: runs list. ARGV: job id, JSON object of fields to merge. Returns 1 when the run was found.
+RECORD_OUTCOME = """
+local items = redis.call('LRANGE', KEYS[1], 0, -1)
+for index, raw in ipairs(items) do
+  local record = cjson.decode(raw)
+  if record.job_id == ARGV[1] then
+    for k, v in pairs(cjson.decode(ARGV[2])) do record[k] = v end
+    redis.call('LSET', KEYS[1], index - 1, cjson.encode(record))
+    return 1
+  end
+end
+return 0
+"""
+
+_SOURCES = {
+    "save_schedule": SAVE_SCHEDULE,
+    "delete_schedule": DELETE_SCHEDULE,
+    "acquire_lease": ACQUIRE_LEASE,
+    "release_lease": RELEASE_LEASE,
+    "fire": FIRE,
+    "move_registries": MOVE_REGISTRIES,
+    "move_scheduler_ids": MOVE_SCHEDULER_IDS,
+    "earliest": EARLIEST,
+    "record_outcome": RECORD_OUTCOME,
+}
+_registered: weakref.WeakKeyDictionary[Any, dict[str, Script]] = weakref.WeakKeyDictionary()
+
+
+def script(connection: redis.Redis, name: str) -> Script:
+    """The registered script ``name`` for ``connection`` (EVALSHA, reloaded by redis-py after a restart)."""
+    scripts = _registered.get(connection)
+    if scripts is None:
+        scripts = {key: connection.register_script(source) for key, source in _SOURCES.items()}
+        _registered[connection] = scripts
+    return scripts[name]

@@ -1,0 +1,168 @@
+"""Schedule store CRUD and Scheduler.tick(now) against a real redis-server, with chosen times."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import redis
+from rq.job import Job
+
+from rqstack import constants
+from rqstack.errors import AlreadyExists, BadInput, InvalidCron, NotFound, UnknownJob
+from rqstack.sched.control import pause_scheduler, resume_scheduler, run_now, scheduler_status
+from rqstack.sched.history import record_run_outcome
+from rqstack.sched.loop import Scheduler
+from rqstack.sched.model import Schedule
+from rqstack.sched.store import ScheduleStore
+from rqstack.serializer import JSONFirstSerializer
+from rqstack.worker.jobs.registry import load_jobs
+
+T0 = datetime(2030, 1, 1, 0, 0, tzinfo=UTC)
+
+
+@pytest.fixture(autouse=True)
+def _jobs() -> None:
+    load_jobs()
+
+
+def store_at(connection: redis.Redis, moment: datetime) -> ScheduleStore:
+    return ScheduleStore(connection, clock=lambda: moment)
+
+
+def queued(connection: redis.Redis, queue: str = "default") -> list[str]:
+    return [i.decode() for i in connection.lrange(constants.RQ_QUEUE_KEY_PREFIX + queue, 0, -1)]
+
+
+def test_create_get_list_delete(connection: redis.Redis) -> None:
+    store = store_at(connection, T0)
+    saved = store.create(
+        Schedule("nightly", "demo.add", cron="0 3 * * *", timezone="Asia/Seoul", kwargs={"a": 1, "b": 2})
+    )
+    assert saved.created_at == T0
+    assert store.get("nightly").kwargs == {"a": 1, "b": 2}
+    assert [s.name for s in store.list()] == ["nightly"]
+    # 03:00 Seoul is 18:00 UTC the day before.
+    assert store.next_due("nightly") == datetime(2030, 1, 1, 18, 0, tzinfo=UTC)
+    with pytest.raises(AlreadyExists):
+        store.create(Schedule("nightly", "demo.echo", every=60))
+    store.delete("nightly")
+    with pytest.raises(NotFound):
+        store.get("nightly")
+    with pytest.raises(NotFound):
+        store.delete("nightly")
+
+
+@pytest.mark.parametrize(
+    ("schedule", "error"),
+    [
+        (Schedule("x", "no.such.job", cron="* * * * *"), UnknownJob),
+        (Schedule("x", "demo.add", cron="0 0 31 2 *", kwargs={"a": 1, "b": 2}), InvalidCron),
+        (Schedule("x", "demo.add", cron="* * * * *", kwargs={"a": "one", "b": 2}), BadInput),
+        (Schedule("x", "demo.echo", cron="* * * * *", timezone="Mars/Olympus"), BadInput),
+        (Schedule("bad name", "demo.echo", cron="* * * * *"), BadInput),
+        (Schedule("x", "demo.echo"), BadInput),
+        (Schedule("x", "demo.echo", every=0.5), BadInput),
+        (Schedule("x", "demo.echo", every=60, misfire="sometimes"), BadInput),
+    ],
+)
+def test_bad_schedules_write_nothing(
+    connection: redis.Redis, schedule: Schedule, error: type[Exception]
+) -> None:
+    with pytest.raises(error):
+        store_at(connection, T0).create(schedule)
+    assert connection.dbsize() == 0
+
+
+def test_update_enable_disable(connection: redis.Redis) -> None:
+    store = store_at(connection, T0)
+    store.create(Schedule("every-min", "demo.echo", every=60))
+    assert store.next_due("every-min") == T0 + timedelta(minutes=1)
+    store.set_enabled("every-min", False)
+    assert store.next_due("every-min") is None
+    store.set_enabled("every-min", True)
+    changed = store.update("every-min", {"cron": "30 * * * *"})
+    assert changed.every is None and changed.cron == "30 * * * *"
+    assert store.next_due("every-min") == T0 + timedelta(minutes=30)
+    with pytest.raises(BadInput):
+        store.update("every-min", {"cron": "61 * * * *"})
+    assert store.get("every-min").cron == "30 * * * *"
+
+
+def test_tick_fires_once_with_deterministic_id(connection: redis.Redis) -> None:
+    store_at(connection, T0).create(Schedule("ping", "demo.echo", cron="*/5 * * * *", args=(1,)))
+    scheduler = Scheduler(connection)
+    assert scheduler.tick(T0 + timedelta(minutes=4, seconds=59)).fired == 0
+    due = T0 + timedelta(minutes=5)
+    result = scheduler.tick(due)
+    assert result.fired == 1
+    job_id = f"ping-{int(due.timestamp())}"
+    assert queued(connection) == [job_id]
+    job = Job.fetch(job_id, connection=connection, serializer=JSONFirstSerializer)
+    assert job.args == [1] and job.get_status() == "queued"
+    assert scheduler.tick(due).fired == 0
+    assert result.next_due == (T0 + timedelta(minutes=10)).timestamp()
+    runs = ScheduleStore(connection).history("ping")
+    assert runs[0]["job_id"] == job_id and runs[0]["status"] == "queued"
+
+
+def test_two_schedulers_same_instant_fire_once(connection: redis.Redis) -> None:
+    store_at(connection, T0).create(Schedule("dup", "demo.echo", every=60))
+    a, b = Scheduler(connection, use_lease=False), Scheduler(connection, use_lease=False)
+    due = T0 + timedelta(minutes=1)
+    assert a.tick(due).fired + b.tick(due).fired == 1
+    leader, follower = Scheduler(connection), Scheduler(connection)
+    later = due + timedelta(minutes=1)
+    results = [leader.tick(later), follower.tick(later)]
+    assert [r.leader for r in results] == [True, False]
+    assert sum(r.fired for r in results) == 1
+    assert len(queued(connection)) == 2
+
+
+@pytest.mark.parametrize(("policy", "expected"), [("skip", 0), ("once", 1), ("all", 10)])
+def test_misfire_policies_after_outage(connection: redis.Redis, policy: str, expected: int) -> None:
+    store_at(connection, T0).create(Schedule("m", "demo.echo", every=60, misfire=policy, misfire_grace=30))
+    result = Scheduler(connection).tick(T0 + timedelta(minutes=10, seconds=45))
+    assert result.fired == expected
+    assert len(queued(connection)) == expected
+
+
+def test_overlap_skip_while_previous_run_is_queued(connection: redis.Redis) -> None:
+    store_at(connection, T0).create(Schedule("slow", "demo.echo", every=60, overlap="skip"))
+    scheduler = Scheduler(connection)
+    assert scheduler.tick(T0 + timedelta(minutes=1)).fired == 1
+    second = scheduler.tick(T0 + timedelta(minutes=2))
+    assert (second.fired, second.skipped) == (0, 1)
+    first_id = queued(connection)[0]
+    connection.hset(constants.RQ_JOB_KEY_PREFIX + first_id, "status", "finished")
+    assert scheduler.tick(T0 + timedelta(minutes=3)).fired == 1
+
+
+def test_change_is_seen_on_next_tick(connection: redis.Redis) -> None:
+    store = store_at(connection, T0)
+    store.create(Schedule("live", "demo.echo", cron="0 * * * *"))
+    scheduler = Scheduler(connection)
+    assert scheduler.tick(T0 + timedelta(minutes=1)).fired == 0
+    store_at(connection, T0 + timedelta(minutes=1)).update("live", {"every": 60})
+    assert scheduler.tick(T0 + timedelta(minutes=2)).fired == 1
+    store.set_enabled("live", False)
+    assert scheduler.tick(T0 + timedelta(minutes=3)).fired == 0
+
+
+def test_pause_resume_status_and_run_now(connection: redis.Redis) -> None:
+    store = store_at(connection, T0)
+    store.create(Schedule("p", "demo.echo", every=60))
+    scheduler = Scheduler(connection)
+    pause_scheduler(connection)
+    assert scheduler.tick(T0 + timedelta(minutes=1)).paused
+    assert queued(connection) == []
+    assert scheduler_status(connection)["paused"] is True
+    resume_scheduler(connection)
+    assert scheduler.tick(T0 + timedelta(minutes=1)).fired == 1
+    status = scheduler_status(connection, now=T0 + timedelta(minutes=1))
+    assert status["leader"] == scheduler.owner and status["fired_total"] == 1
+    result = run_now(store, "p", now=T0 + timedelta(seconds=90))
+    assert result.job_id == f"p-run-{int((T0 + timedelta(seconds=90)).timestamp() * 1000)}"
+    assert record_run_outcome(connection, "p", result.job_id, "finished", T0, T0 + timedelta(seconds=2))
+    runs = store.history("p")
+    assert runs[0]["status"] == "finished" and runs[0]["duration"] == 2.0
