@@ -83,3 +83,13 @@ DEFAULT_MISFIRE_GRACE_SECONDS = 60.0
 MISFIRE_ALL_LIMIT = 1000
 DEFAULT_MISFIRE_POLICY = "once"
 DEFAULT_OVERLAP_POLICY = "allow"
+
+# --- production jobs and alerts (worker/jobs/, worker/alerts/) ------------------------------
+#: Job meta flag (truthy) that asks for an alert when the job succeeds.
+ALERT_ON_SUCCESS_META_KEY = "rqstack_alert_on_success"
+#: Per-queue marker with a TTL so a deep queue alerts once per cooldown, not on every check.
+ALERT_BACKLOG_KEY_PREFIX = KEY_PREFIX + "alerts:backlog:"
+DEFAULT_BACKLOG_ALERT_COOLDOWN_SECONDS = 15 * 60
+#: List of the latest alert deliveries (newest first), bounded by ALERT_LOG_LIMIT.
+ALERT_LOG_KEY = KEY_PREFIX + "alerts:log"
+ALERT_LOG_LIMIT = 200
