@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import warnings
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -133,7 +134,10 @@ def _move_special(connection: redis.Redis, ids: list[str]) -> int:
             logger.warning("dropping unreadable rq-scheduler job %s", job_id, exc_info=True)
             connection.zrem(constants.RQ_SCHEDULER_JOBS_KEY, job_id)
             continue
-        rq_scheduler.enqueue_job(job)
+        with warnings.catch_warnings():
+            # crontab (used by rq-scheduler for cron jobs) warns on every call about a future default.
+            warnings.filterwarnings("ignore", message="Version 0.22.0", category=FutureWarning)
+            rq_scheduler.enqueue_job(job)
         moved += 1
     return moved
 

@@ -1,0 +1,123 @@
+"""One scheduler serves RQ's ScheduledJobRegistry and stock rq-scheduler's sorted set, never early."""
+
+from __future__ import annotations
+
+import threading
+import time
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import redis
+from rq import Queue
+from rq.job import Job
+from rq.utils import utcparse
+from rq_scheduler import Scheduler as RQScheduler
+
+from rqstack import constants
+from rqstack.sched.loop import Scheduler
+from rqstack.worker.enqueue import EnqueueRequest, enqueue
+from rqstack.worker.jobs.registry import load_jobs
+
+T0 = datetime(2030, 1, 1, tzinfo=UTC)
+
+
+@pytest.fixture(autouse=True)
+def _jobs() -> None:
+    load_jobs()
+
+
+def queue_ids(connection: redis.Redis, name: str = "default") -> list[str]:
+    return [i.decode() for i in connection.lrange(constants.RQ_QUEUE_KEY_PREFIX + name, 0, -1)]
+
+
+def test_registry_job_moves_at_its_exact_instant(connection: redis.Redis) -> None:
+    due = T0 + timedelta(seconds=10, milliseconds=250)
+    result = enqueue(connection, EnqueueRequest("demo.echo", args=[1], at=due), now=T0)
+    scheduler = Scheduler(connection)
+    early = scheduler.tick(due - timedelta(microseconds=1))
+    assert early.moved == 0 and early.next_due == due.timestamp()
+    assert scheduler.tick(due).moved == 1
+    assert queue_ids(connection) == [result.job_id]
+    job = Job.fetch(result.job_id, connection=connection)
+    assert job.get_status() == "queued"
+    assert job.enqueued_at is not None and job.enqueued_at >= due
+    assert connection.zcard(constants.RQ_SCHEDULED_REGISTRY_PREFIX + "default") == 0
+
+
+def test_stock_rq_enqueue_at_and_missing_jobs(connection: redis.Redis) -> None:
+    queue = Queue("other", connection=connection)
+    job = queue.enqueue_at(T0, "builtins.print", "hi")
+    connection.zadd(constants.RQ_SCHEDULED_REGISTRY_PREFIX + "other", {"ghost": T0.timestamp()})
+    assert Scheduler(connection).tick(T0 + timedelta(seconds=1)).moved == 1
+    assert queue_ids(connection, "other") == [job.id]
+    assert connection.zcard(constants.RQ_SCHEDULED_REGISTRY_PREFIX + "other") == 0
+
+
+def test_stock_rq_scheduler_one_shots_repeats_and_cron(connection: redis.Redis) -> None:
+    stock = RQScheduler(connection=connection)
+    now = datetime.now(UTC)
+    past = (now - timedelta(seconds=5)).replace(tzinfo=None)
+    at_job = stock.enqueue_at(past, "builtins.print", "at")
+    in_job = stock.enqueue_in(timedelta(seconds=-1), "builtins.print", "in")
+    future = stock.enqueue_in(timedelta(hours=1), "builtins.print", "later")
+    repeating = stock.schedule(past, "builtins.print", args=["repeat"], interval=60, repeat=2)
+    cron_job = stock.cron("* * * * *", "builtins.print", args=["cron"])
+    connection.zadd(constants.RQ_SCHEDULER_JOBS_KEY, {cron_job.id: now.timestamp() - 1})
+    result = Scheduler(connection).tick(now)
+    assert result.moved == 4
+    assert sorted(queue_ids(connection)) == sorted([at_job.id, in_job.id, repeating.id, cron_job.id])
+    assert Job.fetch(at_job.id, connection=connection).get_status() == "queued"
+    remaining = {i.decode() for i in connection.zrange(constants.RQ_SCHEDULER_JOBS_KEY, 0, -1)}
+    # One-shots leave the set; repeating and cron jobs are put back for their next run, as rq-scheduler does.
+    assert remaining == {future.id, repeating.id, cron_job.id}
+    assert connection.zscore(constants.RQ_SCHEDULER_JOBS_KEY, cron_job.id) > now.timestamp()
+
+
+def test_follower_does_not_move_jobs(connection: redis.Redis) -> None:
+    enqueue(connection, EnqueueRequest("demo.echo", at=T0 + timedelta(seconds=1)), now=T0)
+    leader, follower = Scheduler(connection), Scheduler(connection)
+    assert leader.tick(T0).leader
+    assert follower.tick(T0 + timedelta(seconds=2)).leader is False
+    assert queue_ids(connection) == []
+    assert leader.tick(T0 + timedelta(seconds=2)).moved == 1
+
+
+def test_batches_of_many_due_jobs(connection: redis.Redis) -> None:
+    queue = Queue("bulk", connection=connection)
+    with connection.pipeline() as pipe:
+        for n in range(2500):
+            job = queue.create_job("builtins.print", args=(n,), job_id=f"bulk-{n}")
+            queue.schedule_job(job, T0, pipeline=pipe)
+        pipe.execute()
+    scheduler = Scheduler(connection, batch_size=1000)
+    first = scheduler.tick(T0 + timedelta(seconds=1))
+    assert (first.moved, first.more) == (1000, True)
+    while scheduler.tick(T0 + timedelta(seconds=1)).more:
+        pass
+    assert connection.llen(constants.RQ_QUEUE_KEY_PREFIX + "bulk") == 2500
+
+
+def test_run_loop_wakes_for_new_work_and_is_never_early(connection: redis.Redis) -> None:
+    scheduler = Scheduler(connection, max_sleep=1.0)
+    thread = threading.Thread(target=scheduler.run, daemon=True)
+    thread.start()
+    try:
+        time.sleep(0.2)  # the loop is asleep with nothing due
+        dues = []
+        for n in range(20):
+            due = datetime.now(UTC) + timedelta(milliseconds=30 + 7 * n)
+            dues.append((enqueue(connection, EnqueueRequest("demo.echo", args=[n], at=due)).job_id, due))
+        deadline = time.monotonic() + 5
+        while connection.llen(constants.RQ_QUEUE_KEY_PREFIX + "default") < 20 and time.monotonic() < deadline:
+            time.sleep(0.01)
+    finally:
+        scheduler.request_stop()
+        thread.join(5)
+    assert not thread.is_alive()
+    assert connection.get(constants.SCHEDULER_LEADER_KEY) is None  # released on stop
+    lateness = []
+    for job_id, due in dues:
+        enqueued = utcparse(connection.hget(constants.RQ_JOB_KEY_PREFIX + job_id, "enqueued_at").decode())
+        assert enqueued >= due, f"{job_id} moved {(due - enqueued).total_seconds() * 1000:.3f} ms early"
+        lateness.append((enqueued - due).total_seconds())
+    print(f"move lateness max {max(lateness) * 1000:.2f} ms")

@@ -1,0 +1,70 @@
+"""Fire planning with chosen times: misfire policies, DST, intervals and job ids; no Redis."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from rqstack.sched.firing import fire_job_id, next_after, plan_fires, upcoming
+from rqstack.sched.model import Schedule
+
+T0 = datetime(2030, 1, 1, tzinfo=UTC)
+
+
+def every_minute(**changes: object) -> Schedule:
+    return Schedule("m", "demo.echo", every=60).replace(**changes)
+
+
+def test_not_due_yet_plans_nothing() -> None:
+    plan = plan_fires(every_minute(), T0 + timedelta(minutes=1), T0)
+    assert plan.fires == () and plan.next_due == T0 + timedelta(minutes=1)
+
+
+def test_on_time_fire() -> None:
+    plan = plan_fires(every_minute(), T0, T0 + timedelta(milliseconds=3))
+    assert plan.fires == (T0,) and plan.missed == 0 and plan.next_due == T0 + timedelta(minutes=1)
+
+
+@pytest.mark.parametrize(
+    ("policy", "fires", "missed"),
+    [
+        # Ten minutes down, grace 30 s: the fires at +0..+10 min are late except the one at +10 min.
+        ("skip", [10], 10),
+        ("once", [10], 10),
+        ("all", list(range(11)), 0),
+    ],
+)
+def test_misfire_policies_with_an_on_time_fire(policy: str, fires: list[int], missed: int) -> None:
+    schedule = every_minute(misfire=policy, misfire_grace=30)
+    plan = plan_fires(schedule, T0, T0 + timedelta(minutes=10, seconds=10))
+    assert plan.fires == tuple(T0 + timedelta(minutes=m) for m in fires)
+    assert plan.missed == missed
+    assert plan.next_due == T0 + timedelta(minutes=11)
+
+
+@pytest.mark.parametrize(("policy", "count"), [("skip", 0), ("once", 1), ("all", 11)])
+def test_misfire_policies_when_every_fire_is_late(policy: str, count: int) -> None:
+    schedule = every_minute(misfire=policy, misfire_grace=5)
+    plan = plan_fires(schedule, T0, T0 + timedelta(minutes=10, seconds=45))
+    assert len(plan.fires) == count
+    if policy == "once":
+        assert plan.fires == (T0 + timedelta(minutes=10),)  # named by the latest missed fire
+
+
+def test_cron_in_zone_and_dst_fall_back_fires_once() -> None:
+    schedule = Schedule("nyc", "demo.echo", cron="30 1 * * *", timezone="America/New_York")
+    fires = upcoming(schedule, datetime(2027, 11, 6, 12, tzinfo=UTC), 2)
+    assert fires == [datetime(2027, 11, 7, 5, 30, tzinfo=UTC), datetime(2027, 11, 8, 6, 30, tzinfo=UTC)]
+
+
+def test_interval_fires_are_epoch_aligned_and_drift_free() -> None:
+    schedule = every_minute(every=7)
+    assert next_after(schedule, T0) == T0 + timedelta(seconds=(-int(T0.timestamp())) % 7 or 7)
+    far = T0 + timedelta(days=3650)
+    assert int(next_after(schedule, far).timestamp()) % 7 == 0
+
+
+def test_job_ids_are_deterministic() -> None:
+    assert fire_job_id("nightly", T0) == f"nightly-{int(T0.timestamp())}"
+    assert fire_job_id("x", T0 + timedelta(milliseconds=250)) == f"x-{int(T0.timestamp()) * 1000 + 250}ms"
