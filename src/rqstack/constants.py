@@ -84,6 +84,36 @@ MISFIRE_ALL_LIMIT = 1000
 DEFAULT_MISFIRE_POLICY = "once"
 DEFAULT_OVERLAP_POLICY = "allow"
 
+# --- worker (worker/) -----------------------------------------------------------------------
+#: RQ's registries and records the fast worker writes directly, spelled as RQ 3 spells them.
+RQ_STARTED_REGISTRY_PREFIX = "rq:wip:"
+RQ_FINISHED_REGISTRY_PREFIX = "rq:finished:"
+RQ_FAILED_REGISTRY_PREFIX = "rq:failed:"
+RQ_CANCELED_REGISTRY_PREFIX = "rq:canceled:"
+RQ_RESULTS_KEY_PREFIX = "rq:results:"
+RQ_EXECUTION_KEY_PREFIX = "rq:execution:"
+RQ_EXECUTIONS_KEY_PREFIX = "rq:executions:"
+RQ_WORKER_KEY_PREFIX = "rq:worker:"
+RQ_WORKERS_KEY = "rq:workers"
+RQ_WORKERS_BY_QUEUE_PREFIX = "rq:workers:"
+RQ_PUBSUB_CHANNEL_PREFIX = "rq:pubsub:"
+#: Only one worker per interval scans for abandoned jobs; the lock's value is the worker's name.
+REAPER_LOCK_KEY = KEY_PREFIX + "reaper:lock"
+#: Marker that turns RQ's stop-job command into a cancellation (status canceled).
+CANCEL_KEY_PREFIX = KEY_PREFIX + "cancel:"
+CANCEL_MARKER_TTL_SECONDS = 3600
+#: Workers refresh their key and their jobs' started entries this often; a job whose entry is not
+#: refreshed within the TTL is abandoned and gets retried or failed by the reaper.
+WORKER_HEARTBEAT_SECONDS = 5.0
+WORKER_HEARTBEAT_TTL_SECONDS = 20.0
+REAPER_INTERVAL_SECONDS = 5.0
+#: On SIGTERM the running job gets this long to finish before it is put back on its queue.
+DEFAULT_SHUTDOWN_GRACE_SECONDS = 25.0
+#: Jobs claimed per round trip when the queue is deep (fewer while jobs are slow).
+WORKER_MAX_BATCH = 32
+#: An isolated worker's horse process is replaced after this many jobs.
+HORSE_MAX_JOBS = 1000
+
 # --- production jobs and alerts (worker/jobs/, worker/alerts/) ------------------------------
 #: Job meta flag (truthy) that asks for an alert when the job succeeds.
 ALERT_ON_SUCCESS_META_KEY = "rqstack_alert_on_success"

@@ -50,13 +50,47 @@ def up_command(state: State, workers: int, port: int | None, host: str | None) -
 @click.command("worker")
 @click.argument("queues", nargs=-1)
 @click.option("--burst", "-b", is_flag=True, help="Exit when the queues are empty.")
-@click.option("--name", "-n", help="Worker name (default: host and pid).")
+@click.option("--name", "-n", help="Worker name (default: a random id).")
+@click.option(
+    "--isolated",
+    "--fork",
+    "isolated",
+    is_flag=True,
+    help="Run jobs in a reused forked horse process (crash and hang isolation).",
+)
+@click.option(
+    "--shutdown-grace", metavar="DURATION", help="On SIGTERM, let the running job finish this long (25s)."
+)
+@click.option("--heartbeat", metavar="DURATION", help="Heartbeat interval (5s; RQSTACK_WORKER_HEARTBEAT).")
+@click.option(
+    "--heartbeat-ttl", metavar="DURATION", help="Jobs are abandoned after this without a heartbeat (20s)."
+)
+@click.option("--max-jobs-per-horse", type=click.IntRange(1), help="Recycle the horse after N jobs (1000).")
 @pass_state
-def worker_command(state: State, queues: tuple[str, ...], burst: bool, name: str | None) -> None:
-    """Run a worker on QUEUE... (default: the `default` queue), highest priority first."""
+def worker_command(
+    state: State,
+    queues: tuple[str, ...],
+    burst: bool,
+    name: str | None,
+    isolated: bool,
+    shutdown_grace: str | None,
+    heartbeat: str | None,
+    heartbeat_ttl: str | None,
+    max_jobs_per_horse: int | None,
+) -> None:
+    """Run a worker on QUEUE... (default: the `default` queue), highest priority first; SIGTERM exits 0."""
+    from rqstack.cli.common import duration_option
+    from rqstack.worker.options import WorkerOptions
     from rqstack.worker.runner import run_worker
 
-    run_worker(state.settings, state.connection(), queues, burst=burst)
+    options = WorkerOptions.from_env(
+        isolated=isolated or None,
+        shutdown_grace=duration_option(shutdown_grace, "--shutdown-grace"),
+        heartbeat=duration_option(heartbeat, "--heartbeat"),
+        heartbeat_ttl=duration_option(heartbeat_ttl, "--heartbeat-ttl"),
+        horse_max_jobs=max_jobs_per_horse,
+    )
+    run_worker(state.settings, state.connection(), queues, burst=burst, name=name, options=options)
 
 
 @click.command("dashboard")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -22,6 +24,8 @@ from rqstack.constants import (
 from rqstack.errors import BadInput
 from rqstack.serializer import JSONFirstSerializer
 from rqstack.worker.jobs.registry import JobDefinition, get_job
+from rqstack.worker.retry import RETRY_META_KEY, parse_retry_spec
+from rqstack.worker.unique import UNIQUE_META_KEY, enqueue_unique
 
 MAX_RETRIES = 100
 #: Meta key naming the registered job, so tools can show ``backup.postgres`` instead of an import path.
@@ -40,9 +44,12 @@ class EnqueueRequest:
     delay: float | None = None
     timeout: float | None = None
     retry: int | None = None
-    retry_intervals: Sequence[float] | None = None
+    #: Waits between retries in seconds, or a spec string (``30s,2m`` or ``exp:10s:10m``, see worker.retry).
+    retry_intervals: Sequence[float] | str | None = None
     job_id: str | None = None
     unique: bool = False
+    #: At most one queued-or-running job per key; implies ``unique``.
+    unique_key: str | None = None
     meta: Mapping[str, Any] = field(default_factory=dict)
 
 
@@ -60,6 +67,7 @@ class PreparedJob:
     retry_intervals: tuple[float, ...]
     job_id: str | None
     meta: dict[str, Any]
+    unique_key: str | None = None
 
     @property
     def description(self) -> str:
@@ -77,6 +85,8 @@ class EnqueueResult:
     queue: str
     status: str
     due: datetime | None
+    #: True when a unique job with the same key was already queued or running; ``job_id`` is that job.
+    existing: bool = False
 
 
 def prepare(request: EnqueueRequest, *, now: datetime | None = None) -> PreparedJob:
@@ -99,11 +109,18 @@ def prepare(request: EnqueueRequest, *, now: datetime | None = None) -> Prepared
             f"retry must be between 0 and {MAX_RETRIES}, got {retry}; nothing was queued",
             field="retry",
         )
-    intervals = tuple(
-        request.retry_intervals if request.retry_intervals is not None else definition.retry_intervals
-    )
-    if any(i < 0 for i in intervals):
+    spec = request.retry_intervals
+    if spec is None:
+        spec = definition.retry_spec if definition.retry_spec is not None else definition.retry_intervals
+    policy = parse_retry_spec(spec, field="retry_interval")
+    if any(i < 0 for i in policy.intervals):
         raise BadInput("retry intervals cannot be negative; nothing was queued", field="retry_interval")
+    meta = {**request.meta, JOB_NAME_META_KEY: definition.name}
+    if retry:
+        meta[RETRY_META_KEY] = policy.as_meta(retry)
+    unique_key = _unique_key(request, definition.name, args, kwargs)
+    if unique_key is not None:
+        meta[UNIQUE_META_KEY] = unique_key
     return PreparedJob(
         definition=definition,
         args=args,
@@ -112,9 +129,10 @@ def prepare(request: EnqueueRequest, *, now: datetime | None = None) -> Prepared
         due=_due(request, now or datetime.now(UTC)),
         timeout=timeout or DEFAULT_JOB_TIMEOUT_SECONDS,
         retry=retry,
-        retry_intervals=intervals,
+        retry_intervals=tuple(float(i) for i in policy.rq_intervals(retry)),
         job_id=request.job_id,
-        meta={**request.meta, JOB_NAME_META_KEY: definition.name},
+        meta=meta,
+        unique_key=unique_key,
     )
 
 
@@ -130,7 +148,7 @@ def enqueue_prepared(connection: redis.Redis, prepared: PreparedJob) -> EnqueueR
     queue = make_queue(prepared.queue, connection)
     retry = None
     if prepared.retry:
-        retry = Retry(max=prepared.retry, interval=[int(i) for i in prepared.retry_intervals] or 0)
+        retry = Retry(max=prepared.retry, interval=[round(i) for i in prepared.retry_intervals] or 0)
     job = queue.create_job(
         prepared.definition.import_path,
         args=tuple(prepared.args),
@@ -144,6 +162,13 @@ def enqueue_prepared(connection: redis.Redis, prepared: PreparedJob) -> EnqueueR
         meta=prepared.meta,
         retry=retry,
     )
+    if prepared.unique_key is not None:
+        job_id, created = enqueue_unique(queue, job, prepared.unique_key, prepared.due)
+        if not created:
+            return EnqueueResult(job_id, prepared.queue, "existing", prepared.due, existing=True)
+        return EnqueueResult(
+            job_id, prepared.queue, "queued" if prepared.due is None else "scheduled", prepared.due
+        )
     if prepared.due is None:
         queue.enqueue_job(job)
         return EnqueueResult(job.id, prepared.queue, "queued", None)
@@ -176,6 +201,29 @@ def check_name(value: str, field_name: str) -> None:
             f"{field_name} {value!r} is not allowed; nothing was written; use 1-128 letters, digits, _ or -",
             field=field_name,
         )
+
+
+def default_unique_key(job_name: str, args: Sequence[Any], kwargs: Mapping[str, Any]) -> str:
+    """``<job name>:<hash of the canonical JSON of args and kwargs>``: equal calls share one key."""
+    canonical = json.dumps([list(args), kwargs], sort_keys=True, separators=(",", ":"), allow_nan=False)
+    return f"{job_name}:{hashlib.sha256(canonical.encode()).hexdigest()[:32]}"
+
+
+def _unique_key(
+    request: EnqueueRequest, job_name: str, args: Sequence[Any], kwargs: Mapping[str, Any]
+) -> str | None:
+    if request.unique_key is not None:
+        if not request.unique_key or len(request.unique_key) > 512:
+            raise BadInput(
+                "unique_key must be 1-512 characters; nothing was queued; use e.g. crawl:user-42",
+                field="unique_key",
+            )
+        return request.unique_key
+    if not request.unique:
+        return None
+    if request.job_id is not None:
+        return f"id:{request.job_id}"
+    return default_unique_key(job_name, args, kwargs)
 
 
 def _due(request: EnqueueRequest, now: datetime) -> datetime | None:

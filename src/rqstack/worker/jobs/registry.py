@@ -34,6 +34,8 @@ class JobDefinition:
     retry: int = 0
     retry_intervals: tuple[float, ...] = ()
     description: str = ""
+    #: The retry_interval text when it was a spec such as ``exp:10s:10m`` (see rqstack.worker.retry).
+    retry_spec: str | None = None
 
     @property
     def import_path(self) -> str:
@@ -82,7 +84,12 @@ def job(
     if not NAME_RE.match(queue):
         raise ConfigError(f"queue {queue!r} of job {name!r} is not allowed; use letters, digits, _ and -")
     timeout_seconds = None if timeout is None else parse_duration(timeout, field="timeout")
-    intervals = _intervals(retry_interval)
+    retry_spec = retry_interval if isinstance(retry_interval, str) and ":" in retry_interval else None
+    intervals = () if retry_spec is not None else _intervals(retry_interval)
+    if retry_spec is not None:
+        from rqstack.worker.retry import parse_retry_spec
+
+        parse_retry_spec(retry_spec)  # refuse a bad spec at import time, not at the first failure
 
     def register(func: F) -> F:
         if "<locals>" in func.__qualname__:
@@ -104,6 +111,7 @@ def job(
             retry=retry,
             retry_intervals=intervals,
             description=description or _first_line(func.__doc__),
+            retry_spec=retry_spec,
         )
         return func
 

@@ -1,0 +1,147 @@
+"""Hooks the worker calls after a job's outcome is stored: schedule run history, alerts, listeners.
+
+Events: ``succeeded``, ``failed`` (final, after retries), ``retrying``, ``abandoned`` (its worker died;
+followed by a retry or a final failure), ``canceled``. Every hook is guarded: a broken alert channel or
+history write is logged and never changes the job's outcome or stops the worker.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import redis
+
+from rqstack.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+#: Meta keys the scheduler sets on jobs it fires (see rqstack.sched.model / firing).
+SCHEDULE_META_KEY = "rqstack_schedule"
+FIRE_TIME_META_KEY = "rqstack_fire_time"
+
+EVENTS = ("succeeded", "failed", "retrying", "abandoned", "canceled")
+#: Run-history status per event; ``retrying`` and ``abandoned`` are not final and are not recorded.
+_RUN_STATUS = {"succeeded": "finished", "failed": "failed", "canceled": "canceled"}
+
+Listener = Callable[[redis.Redis, str, dict[str, Any]], None]
+_listeners: list[Listener] = []
+_dispatch: Callable[..., Any] | None = None
+_dispatch_loaded = False
+
+
+def add_listener(listener: Listener) -> None:
+    """Call ``listener(connection, event, job_info)`` after every job event of this process."""
+    _listeners.append(listener)
+
+
+def remove_listener(listener: Listener) -> None:
+    """Undo ``add_listener``."""
+    if listener in _listeners:
+        _listeners.remove(listener)
+
+
+def job_info(
+    job_id: str,
+    queue: str,
+    meta: dict[str, Any],
+    *,
+    name: str | None,
+    worker: str,
+    started: datetime | None,
+    ended: datetime | None,
+    error: str | None = None,
+    retries_left: int | None = None,
+) -> dict[str, Any]:
+    """The JSON-safe description of a job event that hooks receive."""
+    return {
+        "id": job_id,
+        "job": name,
+        "queue": queue,
+        "worker": worker,
+        "schedule": meta.get(SCHEDULE_META_KEY),
+        "fire_time": meta.get(FIRE_TIME_META_KEY),
+        "started_at": started.isoformat() if started else None,
+        "ended_at": ended.isoformat() if ended else None,
+        "duration": (ended - started).total_seconds() if started and ended else None,
+        "error": error,
+        "retries_left": retries_left,
+    }
+
+
+def wants_event(event: str, meta: dict[str, Any]) -> bool:
+    """False for the common case the fast path skips: a success nobody listens to."""
+    return event != "succeeded" or bool(_listeners) or SCHEDULE_META_KEY in meta or _alerts_on_success()
+
+
+def emit(connection: redis.Redis, settings: Settings | None, event: str, info: dict[str, Any]) -> None:
+    """Run every hook for ``event``; failures are logged, never raised."""
+    schedule = info.get("schedule")
+    status = _RUN_STATUS.get(event)
+    if schedule and status:
+        try:
+            record_schedule_run(connection, str(schedule), info, status)
+        except Exception:
+            logger.exception(
+                "recording run %s of schedule %s failed; its history shows the job's own status instead",
+                info.get("id"),
+                schedule,
+            )
+    dispatch = _alerts_dispatch()
+    if dispatch is not None and settings is not None:
+        try:
+            dispatch(connection, settings, event, info)
+        except Exception:
+            logger.exception(
+                "alert for %s of job %s failed; the job's outcome is unchanged", event, info.get("id")
+            )
+    for listener in list(_listeners):
+        try:
+            listener(connection, event, info)
+        except Exception:
+            logger.exception("job event listener %r failed on %s of job %s", listener, event, info.get("id"))
+
+
+def record_schedule_run(connection: redis.Redis, schedule: str, info: dict[str, Any], status: str) -> None:
+    """Complete the schedule's run record through the scheduler's ``record_run_outcome``."""
+    from rqstack.sched.history import record_run_outcome
+
+    record_run_outcome(
+        connection,
+        schedule,
+        str(info["id"]),
+        status,
+        _parse(info.get("started_at")),
+        _parse(info.get("ended_at")),
+    )
+
+
+def _alerts_dispatch() -> Callable[..., Any] | None:
+    global _dispatch, _dispatch_loaded
+    if not _dispatch_loaded:
+        _dispatch_loaded = True
+        try:
+            from rqstack.worker import alerts
+
+            _dispatch = getattr(alerts, "dispatch_job_event", None)
+        except Exception:
+            logger.exception("rqstack.worker.alerts cannot be imported; job alerts are off in this worker")
+            _dispatch = None
+    return _dispatch
+
+
+def _alerts_on_success() -> bool:
+    # Success alerts cost a call per job; the alerts package opts in by exposing this flag.
+    if _alerts_dispatch() is None:
+        return False
+    from rqstack.worker import alerts
+
+    return bool(getattr(alerts, "WANTS_SUCCESS_EVENTS", False))
+
+
+def _parse(text: Any) -> datetime | None:
+    if not isinstance(text, str):
+        return None
+    return datetime.fromisoformat(text).astimezone(UTC)

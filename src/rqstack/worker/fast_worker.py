@@ -1,0 +1,492 @@
+"""rqstack's default worker: RQ's data model, one Lua round trip per batch, jobs run in-process.
+
+Per batch, one Lua call finishes the previous batch's successes (status, result stream, finished
+registry, worker stats) and claims the next jobs (pop, status started, started registry, execution
+record). The batch grows while jobs are fast and shrinks to one as soon as one is slow, so a long job
+never holds queued work hostage. ``isolated=True`` runs jobs in a reused forked horse instead.
+
+Timeouts in-process: SIGALRM raises JobTimeoutException in the job (it runs in the main thread);
+code blocked in C past its deadline is only stopped once it returns to Python - use ``--isolated``
+for jobs that may hang in C. SIGTERM/SIGINT: stop claiming, let the running job finish within the
+grace period, else put it back at the front of its queue; a second signal does that at once.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import socket
+import sys
+import threading
+import time
+from collections import deque
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from types import FrameType
+from typing import Any
+from uuid import uuid4
+
+import redis
+from rq.job import Job
+from rq.timeouts import JobTimeoutException
+from rq.version import VERSION
+
+from rqstack.constants import (
+    DEFAULT_JOB_TIMEOUT_SECONDS,
+    RQ_PUBSUB_CHANNEL_PREFIX,
+    RQ_QUEUE_KEY_PREFIX,
+    RQ_WORKER_KEY_PREFIX,
+    RQ_WORKERS_BY_QUEUE_PREFIX,
+    RQ_WORKERS_KEY,
+)
+from rqstack.serializer import JSONFirstSerializer
+from rqstack.settings import Settings
+from rqstack.worker import callbacks
+from rqstack.worker.bookkeeping import (
+    CLAIM_AND_FINISH,
+    RQ_DEFAULT_RESULT_TTL,
+    ExecRef,
+    rq_time,
+    settle_canceled,
+    settle_failure,
+    settle_requeue,
+)
+from rqstack.worker.enqueue import JOB_NAME_META_KEY, make_queue
+from rqstack.worker.execute import JobCanceled, Outcome, WorkerShutdown, run_job, timeout_message
+from rqstack.worker.horse import Horse, HorseDied
+from rqstack.worker.options import WorkerOptions
+from rqstack.worker.reaper import reap_if_due
+from rqstack.worker.unique import unique_key_of
+
+logger = logging.getLogger(__name__)
+
+#: Flush finished jobs at least this often even inside a batch, so results show up promptly.
+FLUSH_AFTER_SECONDS = 0.02
+#: A job slower than this drops the batch size back to one.
+SLOW_JOB_SECONDS = 0.05
+
+
+@dataclass
+class Claimed:
+    """A job this worker took from its queue, with its execution id."""
+
+    ref: ExecRef
+    job: Job
+    started: float
+    raw: dict[bytes, bytes]
+
+
+class FastWorker:
+    """A worker process listening on ``queue_names`` in priority order."""
+
+    def __init__(
+        self,
+        connection: redis.Redis,
+        queue_names: Sequence[str],
+        *,
+        name: str | None = None,
+        options: WorkerOptions | None = None,
+        settings: Settings | None = None,
+    ) -> None:
+        self.connection = connection
+        self.queue_names = list(queue_names)
+        self.name = name or uuid4().hex
+        self.key = RQ_WORKER_KEY_PREFIX + self.name
+        self.options = options or WorkerOptions()
+        self.settings = settings
+        self._script = connection.register_script(CLAIM_AND_FINISH)
+        self._exec_prefix = uuid4().hex[:16]
+        self._exec_counter = 0
+        self._batch = 1
+        self._buffer: deque[Claimed] = deque()
+        self._pending: list[tuple[Claimed, str]] = []
+        self._pending_since = 0.0
+        self._current: Claimed | None = None
+        self._in_job = False
+        self._job_deadline = float("inf")
+        self._stop_at: float | None = None
+        self._force = False
+        self._cancel: set[str] = set()
+        self._done = threading.Event()
+        self._horse = Horse(connection, self.options.horse_max_jobs) if self.options.isolated else None
+        self.processed = 0
+
+    # --- lifecycle --------------------------------------------------------------------------
+    def work(self, burst: bool = False) -> bool:
+        """Run jobs until SIGTERM (or, with ``burst``, until the queues are empty); True if any ran."""
+        self._install_signals()
+        self.register_birth()
+        threads = [threading.Thread(target=self._heartbeat_loop, name="rqstack-heartbeat", daemon=True)]
+        pubsub = self.connection.pubsub(ignore_subscribe_messages=True)
+        pubsub.subscribe(**{RQ_PUBSUB_CHANNEL_PREFIX + self.name: self._on_command})
+        listener = pubsub.run_in_thread(sleep_time=0.5, daemon=True, exception_handler=_pubsub_error)
+        for thread in threads:
+            thread.start()
+        try:
+            self._loop(burst)
+        finally:
+            self._done.set()
+            listener.stop()
+            self._shutdown()
+        return self.processed > 0
+
+    def register_birth(self) -> None:
+        """Write the worker hash and registrations ``rq info`` and rq-dashboard read."""
+        if self.connection.exists(self.key) and not self.connection.hexists(self.key, "death"):
+            raise ValueError(
+                f"a live worker named {self.name!r} exists already; give this one another --name"
+            )
+        now = rq_time(datetime.now(UTC))
+        with self.connection.pipeline() as pipe:
+            pipe.delete(self.key)
+            pipe.hset(
+                self.key,
+                mapping={
+                    "birth": now,
+                    "last_heartbeat": now,
+                    "queues": ",".join(self.queue_names),
+                    "pid": os.getpid(),
+                    "hostname": socket.gethostname(),
+                    "ip_address": "",
+                    "version": VERSION,
+                    "python_version": sys.version,
+                    "state": "idle",
+                    "serializer": "rqstack.serializer.JSONFirstSerializer",
+                    "rqstack_mode": "isolated" if self._horse else "in-process",
+                },
+            )
+            pipe.sadd(RQ_WORKERS_KEY, self.key)
+            for queue in self.queue_names:
+                pipe.sadd(RQ_WORKERS_BY_QUEUE_PREFIX + queue, self.key)
+            pipe.expire(self.key, int(self.options.heartbeat_ttl))
+            pipe.execute()
+        logger.info("worker %s listening on %s", self.name, ", ".join(self.queue_names))
+
+    def _shutdown(self) -> None:
+        self._flush()
+        if self._buffer:
+            with self.connection.pipeline() as pipe:
+                for claimed in reversed(self._buffer):  # LPUSH in reverse keeps the queue order
+                    settle_requeue(pipe, claimed.job, claimed.ref, self.name)
+                pipe.execute()
+            self._buffer.clear()
+        if self._horse is not None:
+            self._horse.stop()
+        with self.connection.pipeline() as pipe:
+            pipe.srem(RQ_WORKERS_KEY, self.key)
+            for queue in self.queue_names:
+                pipe.srem(RQ_WORKERS_BY_QUEUE_PREFIX + queue, self.key)
+            pipe.hset(self.key, mapping={"death": rq_time(datetime.now(UTC)), "state": "dead"})
+            pipe.expire(self.key, 60)
+            pipe.delete(self.key + ":executions")
+            pipe.execute()
+        logger.info("worker %s stopped after %s jobs", self.name, self.processed)
+
+    # --- main loop --------------------------------------------------------------------------
+    def _loop(self, burst: bool) -> None:
+        pre: tuple[str, str] | None = None
+        while self._stop_at is None:
+            if not self._buffer:
+                if not self._claim(pre) and self._stop_at is None:
+                    if burst:
+                        return
+                    pre = self._wait_for_work()
+                    continue
+                pre = None
+                continue
+            claimed = self._buffer.popleft()
+            began = time.monotonic()
+            outcome = self._perform(claimed)
+            elapsed = time.monotonic() - began
+            self.processed += 1
+            self._settle(claimed, outcome, elapsed)
+            if elapsed > SLOW_JOB_SECONDS:
+                self._batch = 1
+                self._flush()
+            elif self._pending and time.monotonic() - self._pending_since > FLUSH_AFTER_SECONDS:
+                self._flush()
+
+    def _claim(self, pre: tuple[str, str] | None, limit: int | None = None) -> bool:
+        """Finish pending successes and claim up to a batch of jobs in one round trip."""
+        now = datetime.now(UTC)
+        now_ts = now.timestamp()
+        args: list[Any] = [
+            self.name,
+            repr(now_ts),
+            rq_time(now),
+            repr(now_ts + self.options.heartbeat_ttl),
+            int(self.options.heartbeat_ttl),
+            self._batch if limit is None else limit,
+            self._exec_prefix,
+            self._exec_counter,
+            0,
+            0.0,
+            pre[0] if pre else "",
+            pre[1] if pre else "",
+        ]
+        done = [claimed for claimed, _ in self._pending]
+        working = 0.0
+        for claimed, result in self._pending:
+            job = claimed.job
+            ttl = job.result_ttl if job.result_ttl is not None else RQ_DEFAULT_RESULT_TTL
+            args += [job.id, claimed.ref.queue, claimed.ref.execution_id, repr(claimed.started), result, ttl]
+            args.append(unique_key_of(job.meta) or "")
+            working += now_ts - claimed.started
+        args[8], args[9] = len(done), repr(working)
+        args += self.queue_names
+        deps, rows = self._script(args=args)
+        self._pending = []
+        self._after_success(done, now, {d.decode() for d in deps})
+        self._exec_counter += len(rows)
+        for queue, job_id, execution_id, flat in rows:
+            fields = dict(zip(flat[::2], flat[1::2], strict=True))
+            job = Job(job_id.decode(), connection=self.connection, serializer=JSONFirstSerializer)
+            job.restore(fields)
+            job._status = "started"  # type: ignore[assignment]  # the script set it after reading
+            job.started_at = now
+            job.worker_name = self.name
+            ref = ExecRef(queue.decode(), job.id, execution_id.decode())
+            self._buffer.append(Claimed(ref, job, now_ts, fields))
+        if rows and self._batch < self.options.max_batch:
+            self._batch = min(self.options.max_batch, self._batch * 2)
+        return bool(rows)
+
+    def _flush(self) -> None:
+        if self._pending:
+            self._claim(None, limit=0)
+
+    def _wait_for_work(self) -> tuple[str, str] | None:
+        """Block until a queue has a job; with several queues the popped id is handed to the claim."""
+        self.connection.hset(self.key, "state", "idle")
+        keys = [RQ_QUEUE_KEY_PREFIX + q for q in self.queue_names]
+        if len(keys) == 1:
+            # Moving the head onto itself blocks until the list is non-empty without taking the job,
+            # so a crash here loses nothing; the claim script pops it atomically.
+            self.connection.blmove(keys[0], keys[0], self.options.idle_wait, "LEFT", "LEFT")
+            return None
+        popped = self.connection.blpop(keys, self.options.idle_wait)
+        if not popped:
+            return None
+        key, job_id = popped  # type: ignore[misc]
+        return key.decode().removeprefix(RQ_QUEUE_KEY_PREFIX), job_id.decode()
+
+    # --- running one job --------------------------------------------------------------------
+    def _perform(self, claimed: Claimed) -> Outcome:
+        job = claimed.job
+        if job.id in self._cancel:
+            return Outcome("canceled")
+        timeout = job.timeout if job.timeout is not None else DEFAULT_JOB_TIMEOUT_SECONDS
+        self._job_deadline = time.monotonic() + timeout if timeout > 0 else float("inf")
+        self._current = claimed
+        try:
+            if self._horse is not None:
+                return self._perform_isolated(claimed)
+            self._arm()
+            self._in_job = True
+            try:
+                return run_job(job)
+            finally:
+                self._in_job = False
+                signal.setitimer(signal.ITIMER_REAL, 0)
+        except (JobCanceled, WorkerShutdown, JobTimeoutException) as exc:
+            # The alarm landed just outside the job's own frames.
+            return _outcome_of(exc, job)
+        finally:
+            self._current = None
+
+    def _perform_isolated(self, claimed: Claimed) -> Outcome:
+        horse = self._horse
+        assert horse is not None
+        if not horse.alive:
+            self.connection.hset(self.key, "horse_pid", horse.start())
+        horse.send(claimed.job.id, claimed.raw)
+        while True:
+            try:
+                outcome = horse.wait(0.1)
+            except HorseDied as exc:
+                return Outcome(
+                    "failed",
+                    exc_string=f"HorseDied: the process running job {claimed.job.id} {exc} (crash, out of "
+                    "memory or killed); the attempt failed; check the job for native crashes or memory use",
+                )
+            if outcome is not None:
+                return outcome
+            now = time.monotonic()
+            if claimed.job.id in self._cancel:
+                horse.kill()
+                return Outcome("canceled")
+            if self._force or (self._stop_at is not None and now >= self._stop_at):
+                horse.kill()
+                return Outcome("requeue")
+            if now >= self._job_deadline:
+                horse.kill()
+                return Outcome("failed", exc_string=timeout_message(claimed.job))
+
+    def _settle(self, claimed: Claimed, outcome: Outcome, elapsed: float) -> None:
+        job, ref = claimed.job, claimed.ref
+        if outcome.kind == "finished":
+            # A job that completed before a cancel reached it stays finished.
+            self._cancel.discard(job.id)
+            if not self._pending:
+                self._pending_since = time.monotonic()
+            self._pending.append((claimed, outcome.result_b64))
+            return
+        now = datetime.now(UTC)
+        with self.connection.pipeline() as pipe:
+            if outcome.kind == "requeue":
+                settle_requeue(pipe, job, ref, self.name)
+                event = None
+            elif outcome.kind == "canceled" or job.id in self._cancel:
+                settle_canceled(pipe, job, ref, self.name, started=claimed.started, now=now)
+                event = "canceled"
+            else:
+                event = settle_failure(
+                    pipe,
+                    job,
+                    ref,
+                    self.name,
+                    outcome.exc_string,
+                    started=claimed.started,
+                    now=now,
+                    retryable=outcome.retryable,
+                )
+            pipe.execute()
+        self._cancel.discard(job.id)
+        if event is None:
+            logger.info("job %s put back at the front of queue %s (worker stopping)", job.id, ref.queue)
+            return
+        logger.info("job %s %s after %.3fs", job.id, event, elapsed)
+        left = (job.retries_left or 1) - 1 if event == "retrying" else None
+        self._emit(event, claimed, now, outcome.exc_string or None, left)
+
+    def _after_success(self, done: list[Claimed], now: datetime, with_dependents: set[str]) -> None:
+        for claimed in done:
+            job = claimed.job
+            if job.id in with_dependents:
+                job._status = "finished"  # type: ignore[assignment]
+                make_queue(claimed.ref.queue, self.connection).enqueue_dependents(job)
+            if callbacks.wants_event("succeeded", job.meta):
+                self._emit("succeeded", claimed, now, None, job.retries_left)
+
+    def _emit(self, event: str, claimed: Claimed, now: datetime, error: str | None, left: int | None) -> None:
+        job = claimed.job
+        info = callbacks.job_info(
+            job.id,
+            claimed.ref.queue,
+            job.meta,
+            name=job.meta.get(JOB_NAME_META_KEY),
+            worker=self.name,
+            started=datetime.fromtimestamp(claimed.started, UTC),
+            ended=now,
+            error=error,
+            retries_left=left,
+        )
+        callbacks.emit(self.connection, self.settings, event, info)
+
+    # --- signals, heartbeat, commands -------------------------------------------------------
+    def _install_signals(self) -> None:
+        signal.signal(signal.SIGTERM, self._on_stop_signal)
+        signal.signal(signal.SIGINT, self._on_stop_signal)
+        signal.signal(signal.SIGALRM, self._on_alarm)
+
+    def _on_stop_signal(self, signum: int, frame: FrameType | None) -> None:
+        if self._stop_at is None:
+            self._stop_at = time.monotonic() + self.options.shutdown_grace
+            logger.info(
+                "worker %s: %s received; finishing the current job (up to %ss), then exiting; send it again "
+                "to requeue the job and exit now",
+                self.name,
+                signal.Signals(signum).name,
+                self.options.shutdown_grace,
+            )
+            if self._in_job:
+                self._arm()
+            return
+        self._force = True
+        if self._in_job:
+            raise WorkerShutdown()
+
+    def _on_alarm(self, signum: int, frame: FrameType | None) -> None:
+        if not self._in_job:
+            return
+        now = time.monotonic()
+        current = self._current
+        if self._force or (self._stop_at is not None and now >= self._stop_at):
+            raise WorkerShutdown()
+        if current is not None and current.job.id in self._cancel:
+            raise JobCanceled()
+        if now >= self._job_deadline:
+            raise JobTimeoutException(
+                f"job exceeded its timeout of {current.job.timeout if current else '?'}s"
+            )
+        self._arm()
+
+    def _arm(self) -> None:
+        deadline = min(self._job_deadline, self._stop_at if self._stop_at is not None else float("inf"))
+        if deadline != float("inf"):
+            signal.setitimer(signal.ITIMER_REAL, max(0.001, deadline - time.monotonic()))
+
+    def _on_command(self, message: dict[str, Any]) -> None:
+        try:
+            payload = json.loads(message["data"])
+        except (TypeError, ValueError):
+            return
+        command = payload.get("command")
+        if command == "shutdown":
+            os.kill(os.getpid(), signal.SIGTERM)
+        elif command in ("stop-job", "kill-horse"):
+            job_id = payload.get("job_id") or (self._current.job.id if self._current else None)
+            if not job_id:
+                return
+            self._cancel.add(str(job_id))
+            current = self._current
+            if current is not None and current.job.id == job_id and self._horse is None:
+                signal.pthread_kill(threading.main_thread().ident or 0, signal.SIGALRM)
+
+    def _heartbeat_loop(self) -> None:
+        next_reap = 0.0
+        while not self._done.wait(self.options.heartbeat):
+            try:
+                self.heartbeat()
+                if time.monotonic() >= next_reap:
+                    next_reap = time.monotonic() + self.options.reaper_interval
+                    reap_if_due(self.connection, self.name, self.options.reaper_interval, self.settings)
+            except redis.RedisError as exc:
+                logger.warning(
+                    "worker %s heartbeat failed (%s); retrying in %ss", self.name, exc, self.options.heartbeat
+                )
+
+    def heartbeat(self) -> None:
+        """Extend the worker key and every claimed job's started entry by the heartbeat TTL."""
+        ttl = self.options.heartbeat_ttl
+        now = time.time()
+        claimed = list(self._buffer)
+        if self._current is not None:
+            claimed.append(self._current)
+        with self.connection.pipeline(transaction=False) as pipe:
+            pipe.hset(self.key, "last_heartbeat", rq_time(datetime.now(UTC)))
+            pipe.expire(self.key, int(ttl))
+            pipe.expire(self.key + ":executions", int(ttl) + 60)
+            for item in claimed:
+                pipe.zadd("rq:wip:" + item.ref.queue, {item.ref.composite: now + ttl}, xx=True)
+                pipe.hset("rq:execution:" + item.ref.composite, "last_heartbeat", now)
+                pipe.expire("rq:execution:" + item.ref.composite, int(ttl))
+            pipe.execute()
+
+
+def _outcome_of(exc: BaseException, job: Job) -> Outcome:
+    if isinstance(exc, JobCanceled):
+        return Outcome("canceled")
+    if isinstance(exc, WorkerShutdown):
+        return Outcome("requeue")
+    return Outcome("failed", exc_string=timeout_message(job))
+
+
+def _pubsub_error(exc: BaseException, pubsub: Any, thread: Any) -> None:
+    logger.warning(
+        "worker command channel failed (%s); cancel requests may be missed until it reconnects", exc
+    )
+    time.sleep(1)

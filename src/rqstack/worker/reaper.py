@@ -1,0 +1,160 @@
+"""Find jobs whose worker died (SIGKILL, OOM, host loss) and retry or fail them within seconds.
+
+A started job is abandoned when its ``rq:wip:<queue>`` entry was not refreshed in time (the score is
+the heartbeat deadline), its execution record expired, or its worker's key expired. Stock RQ notices
+after ~811 s; rqstack workers refresh every 5 s with a 20 s TTL and reap every 5 s, so a dead worker's
+jobs move on within ~30 s. Each entry is claimed with ZREM, so concurrent reapers never double-handle.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import redis
+from rq.exceptions import NoSuchJobError
+from rq.job import Job
+
+from rqstack.constants import (
+    REAPER_LOCK_KEY,
+    RQ_EXECUTION_KEY_PREFIX,
+    RQ_QUEUE_KEY_PREFIX,
+    RQ_QUEUES_KEY,
+    RQ_STARTED_REGISTRY_PREFIX,
+    RQ_WORKER_KEY_PREFIX,
+    RQ_WORKERS_KEY,
+)
+from rqstack.serializer import JSONFirstSerializer
+from rqstack.settings import Settings
+from rqstack.worker import callbacks
+from rqstack.worker.bookkeeping import ExecRef, remove_execution, settle_failure
+from rqstack.worker.enqueue import JOB_NAME_META_KEY
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class ReapedJob:
+    """An abandoned job and what the reaper did with it (``retrying`` or ``failed``)."""
+
+    job_id: str
+    queue: str
+    worker: str
+    outcome: str
+    error: str
+
+
+def reap_if_due(
+    connection: redis.Redis, owner: str, interval: float, settings: Settings | None = None
+) -> list[ReapedJob]:
+    """Reap unless another process did within ``interval`` seconds (a self-expiring Redis lock)."""
+    if not connection.set(REAPER_LOCK_KEY, owner, nx=True, px=max(1, int(interval * 1000))):
+        return []
+    return reap_abandoned(connection, settings=settings)
+
+
+def reap_abandoned(
+    connection: redis.Redis, *, now: float | None = None, settings: Settings | None = None
+) -> list[ReapedJob]:
+    """Retry or fail every started job whose worker stopped heartbeating; what was done, per job."""
+    now_ts = time.time() if now is None else now
+    queues = sorted(
+        m.decode().removeprefix(RQ_QUEUE_KEY_PREFIX)
+        for m in connection.smembers(RQ_QUEUES_KEY)  # type: ignore[union-attr]
+    )
+    if not queues:
+        return []
+    with connection.pipeline(transaction=False) as pipe:
+        for queue in queues:
+            pipe.zrange(RQ_STARTED_REGISTRY_PREFIX + queue, 0, -1, withscores=True)
+        registries = pipe.execute()
+    entries = [
+        (queue, member.decode(), score)
+        for queue, members in zip(queues, registries, strict=True)
+        for member, score in members
+        if ":" in member.decode()
+    ]
+    if not entries:
+        return []
+    with connection.pipeline(transaction=False) as pipe:
+        for _, member, _ in entries:
+            pipe.hmget(RQ_EXECUTION_KEY_PREFIX + member, "worker_name", "last_heartbeat")
+        records = pipe.execute()
+    names = sorted({r[0].decode() for r in records if r[0]})
+    with connection.pipeline(transaction=False) as pipe:
+        for name in names:
+            pipe.exists(RQ_WORKER_KEY_PREFIX + name)
+        alive = {name for name, exists in zip(names, pipe.execute(), strict=True) if exists}
+    reaped = []
+    for (queue, member, score), (worker, beat) in zip(entries, records, strict=True):
+        worker_name = worker.decode() if worker else ""
+        if score >= now_ts and worker_name in alive:
+            continue
+        last = float(beat) if beat else None
+        result = _reap_one(connection, queue, member, worker_name, last, settings)
+        if result is not None:
+            reaped.append(result)
+    for name in names:
+        if name not in alive:
+            connection.srem(RQ_WORKERS_KEY, RQ_WORKER_KEY_PREFIX + name)
+    return reaped
+
+
+def _reap_one(
+    connection: redis.Redis,
+    queue: str,
+    member: str,
+    worker_name: str,
+    last_beat: float | None,
+    settings: Settings | None,
+) -> ReapedJob | None:
+    # ZREM is the claim: of several reapers racing, only the one that removed the entry handles it.
+    if not connection.zrem(RQ_STARTED_REGISTRY_PREFIX + queue, member):
+        return None
+    job_id, execution_id = member.split(":", 1)
+    ref = ExecRef(queue, job_id, execution_id)
+    try:
+        job = Job.fetch(job_id, connection=connection, serializer=JSONFirstSerializer)
+    except NoSuchJobError:
+        with connection.pipeline() as pipe:
+            remove_execution(pipe, ref, worker_name)
+            pipe.execute()
+        return None
+    if job.get_status(refresh=False) != "started" or (
+        job.worker_name and job.worker_name != worker_name and worker_name
+    ):
+        # Already finished, or picked up again by another worker: only the stale entry goes.
+        with connection.pipeline() as pipe:
+            remove_execution(pipe, ref, worker_name)
+            pipe.execute()
+        return None
+    since = datetime.fromtimestamp(last_beat, UTC).isoformat() if last_beat else "its start"
+    who = worker_name or job.worker_name or "unknown"
+    error = (
+        f"AbandonedJobError: worker {who} died while running this job (no heartbeat since {since}); "
+        "it was killed, ran out of memory or lost its host; the job is retried if it has retries left, "
+        "else failed; give it retries (--retry) if it is safe to run again"
+    )
+    now = datetime.now(UTC)
+    started = job.started_at.timestamp() if job.started_at else now.timestamp()
+    with connection.pipeline() as pipe:
+        outcome = settle_failure(pipe, job, ref, worker_name, error, started=started, now=now)
+        pipe.execute()
+    logger.warning("job %s on queue %s was abandoned by worker %s: %s", job_id, queue, who, outcome)
+    info = callbacks.job_info(
+        job_id,
+        queue,
+        job.meta,
+        name=job.meta.get(JOB_NAME_META_KEY),
+        worker=who,
+        started=job.started_at,
+        ended=now,
+        error=error,
+        retries_left=max(0, (job.retries_left or 0) - 1) if outcome == "retrying" else 0,
+    )
+    callbacks.emit(connection, settings, "abandoned", info)
+    if outcome == "failed":
+        callbacks.emit(connection, settings, "failed", info)
+    return ReapedJob(job_id, queue, who, outcome, error)
