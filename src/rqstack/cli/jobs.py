@@ -14,7 +14,6 @@ from rqstack.cli.common import (
     parse_json_option,
     pass_state,
 )
-from rqstack.durations import parse_duration_list
 from rqstack.worker.enqueue import EnqueueRequest, enqueue, prepare
 from rqstack.worker.inspect import JOB_STATUSES, cancel_job, job_details, list_jobs
 from rqstack.worker.jobs.registry import registered_jobs
@@ -29,9 +28,12 @@ from rqstack.worker.jobs.registry import registered_jobs
 @click.option("--at", "at", metavar="ISO8601", help="Run at a time, e.g. 2026-12-01T03:00:00+09:00.")
 @click.option("--timeout", metavar="DURATION", help="Kill the job after this long: 5m.")
 @click.option("--retry", type=click.IntRange(0, 100), help="Retries after a failure.")
-@click.option("--retry-interval", metavar="D,D,...", help="Waits between retries: 30s,2m.")
+@click.option(
+    "--retry-interval", metavar="D,D,...|exp:BASE[:MAX]", help="Waits between retries: 30s,2m or exp:10s:10m."
+)
 @click.option("--id", "job_id", help="Job id ([A-Za-z0-9_-], up to 128).")
 @click.option("--unique", is_flag=True, help="Return the existing job instead of queuing a second one.")
+@click.option("--unique-key", metavar="KEY", help="One queued-or-running job per KEY (implies --unique).")
 @click.option("--json", "as_json", is_flag=True, help="Print the result as JSON.")
 @pass_state
 def enqueue_command(
@@ -47,6 +49,7 @@ def enqueue_command(
     retry_interval: str | None,
     job_id: str | None,
     unique: bool,
+    unique_key: str | None,
     as_json: bool,
 ) -> None:
     """Queue JOB with ARGS (each a JSON value, else a string); prints the job id."""
@@ -60,16 +63,23 @@ def enqueue_command(
         at=parse_iso_datetime(at, "--at") if at else None,
         timeout=duration_option(timeout, "--timeout"),
         retry=retry,
-        retry_intervals=parse_duration_list(retry_interval, field="retry-interval")
-        if retry_interval
-        else None,
+        retry_intervals=retry_interval,
         job_id=job_id,
-        unique=unique,
+        unique=unique or unique_key is not None,
+        unique_key=unique_key,
     )
     prepare(request)  # every check before the first connection: bad input never touches Redis
     result = enqueue(state.connection(), request)
     if as_json:
-        echo_json({"id": result.job_id, "queue": result.queue, "status": result.status, "due": result.due})
+        echo_json(
+            {
+                "id": result.job_id,
+                "queue": result.queue,
+                "status": result.status,
+                "due": result.due,
+                "existing": result.existing,
+            }
+        )
     else:
         click.echo(result.job_id)
 
@@ -122,7 +132,7 @@ def job_list(state: State, queue: str | None, status: str | None, limit: int, as
 @click.argument("job_id", metavar="ID")
 @pass_state
 def job_cancel(state: State, job_id: str) -> None:
-    """Cancel job ID: a queued job is removed, a running job is stopped."""
+    """Cancel job ID: a queued job is removed, a running job is stopped; prints ID and its status."""
     status = cancel_job(state.connection(), job_id)
     click.echo(f"{job_id} {status}")
 

@@ -57,7 +57,8 @@ local wexec = wkey .. ':executions'
 local deps = {}
 local i = 13
 for _ = 1, n_done do
-  local id, q, ex, st, ret, ttl, uniq = ARGV[i], ARGV[i+1], ARGV[i+2], ARGV[i+3], ARGV[i+4], tonumber(ARGV[i+5]), ARGV[i+6]
+  local id, q, ex, st, ret = ARGV[i], ARGV[i+1], ARGV[i+2], ARGV[i+3], ARGV[i+4]
+  local ttl, uniq = tonumber(ARGV[i+5]), ARGV[i+6]
   i = i + 7
   local jkey = 'rq:job:' .. id
   local rkey = 'rq:results:' .. id
@@ -101,11 +102,13 @@ local function claim(q, id)
   local ex = exec_prefix .. (counter + claimed)
   local ck = id .. ':' .. ex
   claimed = claimed + 1
-  redis.call('HSET', jkey, 'status', 'started', 'started_at', now_str, 'last_heartbeat', now_str, 'worker_name', worker)
+  redis.call('HSET', jkey, 'status', 'started', 'started_at', now_str, 'last_heartbeat', now_str,
+    'worker_name', worker)
   redis.call('PERSIST', jkey)
   redis.call('ZADD', 'rq:wip:' .. q, started_score, ck)
   local ekey = 'rq:execution:' .. ck
-  redis.call('HSET', ekey, 'id', ex, 'job_id', id, 'created_at', ARGV[2], 'last_heartbeat', ARGV[2], 'worker_name', worker)
+  redis.call('HSET', ekey, 'id', ex, 'job_id', id, 'created_at', ARGV[2], 'last_heartbeat', ARGV[2],
+    'worker_name', worker)
   redis.call('EXPIRE', ekey, exec_ttl)
   redis.call('ZADD', 'rq:executions:' .. id, started_score + 60, ex)
   redis.call('EXPIRE', 'rq:executions:' .. id, exec_ttl + 60)
@@ -205,14 +208,17 @@ def settle_failure(
     retries_left = job.retries_left or 0
     if retryable and retries_left > 0:
         delay = next_retry_delay(job.meta, job.retry_intervals, retries_left)
-        fields = {"retries_left": retries_left - 1, "ended_at": rq_time(now)}
         if delay > 0:
             due = now_ts + delay
-            pipe.hset(job.key, mapping={**fields, "status": "scheduled"})
+            pipe.hset(
+                job.key, mapping={"retries_left": retries_left - 1, "ended_at": rq_time(now), "status": "scheduled"}
+            )
             pipe.zadd(RQ_SCHEDULED_REGISTRY_PREFIX + ref.queue, {job.id: due})
             pipe.publish(SCHEDULER_WAKE_CHANNEL, repr(due))
         else:
-            pipe.hset(job.key, mapping={**fields, "status": "queued"})
+            pipe.hset(
+                job.key, mapping={"retries_left": retries_left - 1, "ended_at": rq_time(now), "status": "queued"}
+            )
             if job.enqueue_at_front_on_retry:
                 pipe.lpush(RQ_QUEUE_KEY_PREFIX + ref.queue, job.id)
             else:

@@ -23,6 +23,8 @@ SCHEDULE_META_KEY = "rqstack_schedule"
 FIRE_TIME_META_KEY = "rqstack_fire_time"
 
 EVENTS = ("succeeded", "failed", "retrying", "abandoned", "canceled")
+#: The events rqstack.worker.alerts.dispatch_job_event accepts from workers.
+ALERT_EVENTS = ("succeeded", "failed")
 #: Run-history status per event; ``retrying`` and ``abandoned`` are not final and are not recorded.
 _RUN_STATUS = {"succeeded": "finished", "failed": "failed", "canceled": "canceled"}
 
@@ -54,12 +56,17 @@ def job_info(
     ended: datetime | None,
     error: str | None = None,
     retries_left: int | None = None,
+    description: str | None = None,
+    attempts: int | None = None,
 ) -> dict[str, Any]:
-    """The JSON-safe description of a job event that hooks receive."""
+    """The JSON-safe description of a job event (the keys rqstack.worker.alerts.job_info uses, and more)."""
     return {
         "id": job_id,
         "job": name,
         "queue": queue,
+        "description": description,
+        "attempts": attempts,
+        "meta": {k: v for k, v in meta.items() if isinstance(k, str) and k != "progress"},
         "worker": worker,
         "schedule": meta.get(SCHEDULE_META_KEY),
         "fire_time": meta.get(FIRE_TIME_META_KEY),
@@ -71,9 +78,11 @@ def job_info(
     }
 
 
-def wants_event(event: str, meta: dict[str, Any]) -> bool:
+def wants_event(event: str, meta: dict[str, Any], name: str | None, settings: Settings | None) -> bool:
     """False for the common case the fast path skips: a success nobody listens to."""
-    return event != "succeeded" or bool(_listeners) or SCHEDULE_META_KEY in meta or _alerts_on_success()
+    if event != "succeeded" or _listeners or SCHEDULE_META_KEY in meta:
+        return True
+    return settings is not None and _alerts_on_success(settings, meta, name)
 
 
 def emit(connection: redis.Redis, settings: Settings | None, event: str, info: dict[str, Any]) -> None:
@@ -90,7 +99,7 @@ def emit(connection: redis.Redis, settings: Settings | None, event: str, info: d
                 schedule,
             )
     dispatch = _alerts_dispatch()
-    if dispatch is not None and settings is not None:
+    if dispatch is not None and settings is not None and event in ALERT_EVENTS:
         try:
             dispatch(connection, settings, event, info)
         except Exception:
@@ -132,13 +141,18 @@ def _alerts_dispatch() -> Callable[..., Any] | None:
     return _dispatch
 
 
-def _alerts_on_success() -> bool:
-    # Success alerts cost a call per job; the alerts package opts in by exposing this flag.
+def _alerts_on_success(settings: Settings, meta: dict[str, Any], name: str | None) -> bool:
     if _alerts_dispatch() is None:
         return False
-    from rqstack.worker import alerts
+    try:
+        from rqstack.worker.alerts.dispatch import wants_success_alert
 
-    return bool(getattr(alerts, "WANTS_SUCCESS_EVENTS", False))
+        return wants_success_alert(
+            settings, {"meta": meta, "job": name, "schedule": meta.get(SCHEDULE_META_KEY)}
+        )
+    except Exception:
+        logger.exception("cannot tell whether job %s wants a success alert; not sending one", name)
+        return False
 
 
 def _parse(text: Any) -> datetime | None:

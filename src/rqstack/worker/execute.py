@@ -88,8 +88,8 @@ def run_job(job: Job) -> Outcome:
     except Exception as exc:
         return Outcome(
             "failed",
-            exc_string=f"job data cannot be read by this worker ({type(exc).__name__}: {exc}); it failed without "
-            "running; enqueue it again with a serializer the worker reads (JSON or pickle)",
+            exc_string=f"job data cannot be read by this worker ({type(exc).__name__}: {exc}); it failed "
+            "without running; enqueue it again with a serializer the worker reads (JSON or pickle)",
             retryable=False,
         )
     token = _current_job.set(job)

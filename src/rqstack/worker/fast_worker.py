@@ -265,13 +265,12 @@ class FastWorker:
         if len(keys) == 1:
             # Moving the head onto itself blocks until the list is non-empty without taking the job,
             # so a crash here loses nothing; the claim script pops it atomically.
-            self.connection.blmove(keys[0], keys[0], self.options.idle_wait, "LEFT", "LEFT")
+            self.connection.blmove(keys[0], keys[0], self.options.idle_wait, "LEFT", "LEFT")  # type: ignore[arg-type]
             return None
-        popped = self.connection.blpop(keys, self.options.idle_wait)
+        popped: list[bytes] | None = self.connection.blpop(keys, self.options.idle_wait)  # type: ignore[assignment]
         if not popped:
             return None
-        key, job_id = popped  # type: ignore[misc]
-        return key.decode().removeprefix(RQ_QUEUE_KEY_PREFIX), job_id.decode()
+        return popped[0].decode().removeprefix(RQ_QUEUE_KEY_PREFIX), popped[1].decode()
 
     # --- running one job --------------------------------------------------------------------
     def _perform(self, claimed: Claimed) -> Outcome:
@@ -368,7 +367,7 @@ class FastWorker:
             if job.id in with_dependents:
                 job._status = "finished"  # type: ignore[assignment]
                 make_queue(claimed.ref.queue, self.connection).enqueue_dependents(job)
-            if callbacks.wants_event("succeeded", job.meta):
+            if callbacks.wants_event("succeeded", job.meta, job.meta.get(JOB_NAME_META_KEY), self.settings):
                 self._emit("succeeded", claimed, now, None, job.retries_left)
 
     def _emit(self, event: str, claimed: Claimed, now: datetime, error: str | None, left: int | None) -> None:
@@ -383,6 +382,8 @@ class FastWorker:
             ended=now,
             error=error,
             retries_left=left,
+            description=job.description,
+            attempts=_attempts(job, event),
         )
         callbacks.emit(self.connection, self.settings, event, info)
 
@@ -483,6 +484,14 @@ def _outcome_of(exc: BaseException, job: Job) -> Outcome:
     if isinstance(exc, WorkerShutdown):
         return Outcome("requeue")
     return Outcome("failed", exc_string=timeout_message(job))
+
+
+def _attempts(job: Job, event: str) -> int | None:
+    record = job.meta.get("rqstack_retry")
+    if not isinstance(record, dict) or not isinstance(record.get("max"), int):
+        return None
+    # retries_left is the value before this attempt's outcome was written.
+    return 1 + int(record["max"]) - (job.retries_left or 0)
 
 
 def _pubsub_error(exc: BaseException, pubsub: Any, thread: Any) -> None:

@@ -7,6 +7,7 @@ segfaults, leaks memory or blocks in C code cannot take the worker down with it.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import random
@@ -86,19 +87,15 @@ class Horse:
     def kill(self) -> None:
         """SIGKILL the horse (a job over its timeout, canceled, or interrupted by shutdown)."""
         if self.pid is not None:
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.kill(self.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
             self._reap()
 
     def stop(self) -> None:
         """Ask an idle horse to exit and wait for it."""
         if self._conn is not None and self.pid is not None:
-            try:
+            with contextlib.suppress(OSError):
                 self._conn.send(None)
-            except OSError:
-                pass
             self._reap()
 
     def _reap(self) -> str:

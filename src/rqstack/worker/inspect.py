@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import datetime
 from typing import Any
 
@@ -20,10 +21,12 @@ from rq.registry import (
     StartedJobRegistry,
 )
 
+from rqstack.constants import CANCEL_KEY_PREFIX, CANCEL_MARKER_TTL_SECONDS
 from rqstack.errors import NotFound
 from rqstack.serializer import JSONFirstSerializer
 from rqstack.worker.enqueue import JOB_NAME_META_KEY, check_name
 from rqstack.worker.progress import read_progress
+from rqstack.worker.unique import RELEASE_UNIQUE, unique_key_of, unique_lock_key
 
 JOB_STATUSES = ("queued", "started", "scheduled", "deferred", "finished", "failed", "canceled")
 
@@ -68,6 +71,8 @@ def job_details(connection: redis.Redis, job_id: str) -> dict[str, Any]:
         "result": None,
         "error": None,
         "retries_left": job.retries_left,
+        "worker": job.worker_name,
+        "timeout": job.timeout,
     }
     if status == JobStatus.FINISHED:
         details["result"] = _json_safe(job.return_value())
@@ -102,18 +107,41 @@ def list_jobs(
     return rows
 
 
-def cancel_job(connection: redis.Redis, job_id: str) -> str:
-    """Cancel a job: queued or scheduled ones are removed, a running one is stopped; the new status."""
+def cancel_job(connection: redis.Redis, job_id: str, *, wait: float = 5.0) -> str:
+    """Cancel a job and return its status after: ``canceled``, or how it ended if it was already done.
+
+    A queued, scheduled or deferred job is removed from its queue or registry; a running one is stopped
+    through RQ's stop-job command (rqstack workers raise JobCanceled in it, or kill the horse) and this
+    waits up to ``wait`` seconds for the worker to record the end (``canceling`` if it has not yet).
+    """
     job = fetch_job(connection, job_id)
     status = job.get_status()
     if status == JobStatus.STARTED:
-        send_stop_job_command(connection, job_id, serializer=JSONFirstSerializer)
-        return "stopping"
+        connection.set(CANCEL_KEY_PREFIX + job_id, "1", ex=CANCEL_MARKER_TTL_SECONDS)
+        if job.worker_name:
+            send_stop_job_command(connection, job_id, serializer=JSONFirstSerializer)
+        return _wait_for_end(connection, job, wait)
+    if status in (JobStatus.FINISHED, JobStatus.FAILED, JobStatus.CANCELED, JobStatus.STOPPED):
+        return str(status.value)
     try:
         job.cancel()
     except InvalidJobOperation:
-        return str(status.value if status is not None else "unknown")
+        return str(job.get_status().value)
+    key = unique_key_of(job.meta)
+    if key is not None:
+        connection.eval(RELEASE_UNIQUE, 1, unique_lock_key(key), job_id)
     return "canceled"
+
+
+def _wait_for_end(connection: redis.Redis, job: Job, wait: float) -> str:
+    deadline = time.monotonic() + wait
+    while True:
+        status = job.get_status(refresh=True)
+        if status != JobStatus.STARTED:
+            return str(status.value)
+        if time.monotonic() >= deadline:
+            return "canceling"
+        time.sleep(0.05)
 
 
 def _func_name(job: Job) -> str | None:

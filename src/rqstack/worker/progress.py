@@ -9,12 +9,24 @@ from rq import get_current_job
 
 from rqstack.constants import PROGRESS_META_KEY
 
+#: Progress writes of one job are at most this frequent (the last, complete one is always written).
+MIN_INTERVAL_SECONDS = 0.25
+_last_write: dict[str, float] = {}
+
 
 def report_progress(done: float, total: float | None = None, message: str = "") -> None:
-    """Record how far the current job is; a no-op when called outside a worker."""
+    """Record how far the current job is (one HSET, throttled); a no-op when called outside a worker."""
     job = get_current_job()
     if job is None:
         return
+    now = time.monotonic()
+    finished = total is not None and done >= total
+    last = _last_write.get(job.id)
+    if last is not None and now - last < MIN_INTERVAL_SECONDS and not finished:
+        return
+    if len(_last_write) > 1000:
+        _last_write.clear()
+    _last_write[job.id] = now
     percent = None
     if total:
         percent = max(0.0, min(100.0, 100.0 * done / total))

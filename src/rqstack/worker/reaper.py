@@ -60,10 +60,8 @@ def reap_abandoned(
 ) -> list[ReapedJob]:
     """Retry or fail every started job whose worker stopped heartbeating; what was done, per job."""
     now_ts = time.time() if now is None else now
-    queues = sorted(
-        m.decode().removeprefix(RQ_QUEUE_KEY_PREFIX)
-        for m in connection.smembers(RQ_QUEUES_KEY)  # type: ignore[union-attr]
-    )
+    members: set[bytes] = connection.smembers(RQ_QUEUES_KEY)  # type: ignore[assignment]
+    queues = sorted(m.decode().removeprefix(RQ_QUEUE_KEY_PREFIX) for m in members)
     if not queues:
         return []
     with connection.pipeline(transaction=False) as pipe:

@@ -37,10 +37,10 @@ class RetryPolicy:
         """Seconds to wait before retry number ``attempt`` (0 = first retry)."""
         if self.backoff_base is not None:
             ceiling = min(self.backoff_max, self.backoff_base * 2 ** min(attempt, 60))
-            return ceiling * (0.5 + 0.5 * (rng or random).random())
+            return float(ceiling * (0.5 + 0.5 * (rng or random).random()))
         if not self.intervals:
             return 0.0
-        return self.intervals[min(attempt, len(self.intervals) - 1)]
+        return float(self.intervals[min(attempt, len(self.intervals) - 1)])
 
     def rq_intervals(self, retries: int) -> list[int]:
         """Whole-second waits for stock RQ workers, which cannot read the policy (no jitter there)."""
@@ -70,6 +70,8 @@ def parse_retry_spec(
     if isinstance(text, int | float) and not isinstance(text, bool):
         return RetryPolicy((parse_duration(text, field=field, allow_zero=True),))
     if not isinstance(text, str):
+        if isinstance(text, bool):
+            raise BadInput(f"{field} must be durations, got {text!r}; nothing was saved", field=field)
         return RetryPolicy(tuple(parse_duration(v, field=field, allow_zero=True) for v in text))
     compact = text.strip().lower()
     for prefix in _BACKOFF_PREFIXES:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, cast
+from typing import Any
 
 from redis.client import Pipeline
 from rq import Queue
@@ -81,4 +81,4 @@ def release_unique(pipe: Pipeline, key: str, job_id: str) -> None:
 def unique_key_of(meta: dict[str, Any]) -> str | None:
     """The unique key a job carries in its meta, if any."""
     value = meta.get(UNIQUE_META_KEY)
-    return cast(str, value) if isinstance(value, str) else None
+    return value if isinstance(value, str) else None
