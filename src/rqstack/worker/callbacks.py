@@ -13,8 +13,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 import redis
+from rq.job import Job
 
 from rqstack.settings import Settings
+from rqstack.worker.retry import RETRY_META_KEY
+
+#: Meta key naming the registered job (same as rqstack.worker.enqueue.JOB_NAME_META_KEY).
+JOB_NAME_META_KEY = "rqstack_job"
 
 logger = logging.getLogger(__name__)
 
@@ -76,6 +81,32 @@ def job_info(
         "error": error,
         "retries_left": retries_left,
     }
+
+
+def info_of(
+    job: Job,
+    queue: str,
+    worker: str,
+    event: str,
+    started: datetime | None,
+    ended: datetime | None,
+    error: str | None,
+    retries_left: int | None,
+) -> dict[str, Any]:
+    """``job_info`` of an RQ job at the end of an attempt."""
+    return job_info(
+        job.id,
+        queue,
+        job.meta,
+        name=job.meta.get(JOB_NAME_META_KEY),
+        worker=worker,
+        started=started,
+        ended=ended,
+        error=error,
+        retries_left=retries_left,
+        description=job.description,
+        attempts=_attempts(job),
+    )
 
 
 def wants_event(event: str, meta: dict[str, Any], name: str | None, settings: Settings | None) -> bool:
@@ -153,6 +184,14 @@ def _alerts_on_success(settings: Settings, meta: dict[str, Any], name: str | Non
     except Exception:
         logger.exception("cannot tell whether job %s wants a success alert; not sending one", name)
         return False
+
+
+def _attempts(job: Job) -> int | None:
+    record = job.meta.get(RETRY_META_KEY)
+    if not isinstance(record, dict) or not isinstance(record.get("max"), int):
+        return None
+    # retries_left is still the value before this attempt's outcome was written.
+    return 1 + int(record["max"]) - (job.retries_left or 0)
 
 
 def _parse(text: Any) -> datetime | None:

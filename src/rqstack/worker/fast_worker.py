@@ -17,8 +17,6 @@ import json
 import logging
 import os
 import signal
-import socket
-import sys
 import threading
 import time
 from collections import deque
@@ -32,19 +30,16 @@ from uuid import uuid4
 import redis
 from rq.job import Job
 from rq.timeouts import JobTimeoutException
-from rq.version import VERSION
 
 from rqstack.constants import (
     DEFAULT_JOB_TIMEOUT_SECONDS,
     RQ_PUBSUB_CHANNEL_PREFIX,
     RQ_QUEUE_KEY_PREFIX,
     RQ_WORKER_KEY_PREFIX,
-    RQ_WORKERS_BY_QUEUE_PREFIX,
-    RQ_WORKERS_KEY,
 )
 from rqstack.serializer import JSONFirstSerializer
 from rqstack.settings import Settings
-from rqstack.worker import callbacks
+from rqstack.worker import callbacks, registration
 from rqstack.worker.bookkeeping import (
     CLAIM_AND_FINISH,
     RQ_DEFAULT_RESULT_TTL,
@@ -56,7 +51,7 @@ from rqstack.worker.bookkeeping import (
 )
 from rqstack.worker.enqueue import JOB_NAME_META_KEY, make_queue
 from rqstack.worker.execute import JobCanceled, Outcome, WorkerShutdown, run_job, timeout_message
-from rqstack.worker.horse import Horse, HorseDied
+from rqstack.worker.horse import Horse
 from rqstack.worker.options import WorkerOptions
 from rqstack.worker.reaper import reap_if_due
 from rqstack.worker.unique import unique_key_of
@@ -117,53 +112,29 @@ class FastWorker:
     # --- lifecycle --------------------------------------------------------------------------
     def work(self, burst: bool = False) -> bool:
         """Run jobs until SIGTERM (or, with ``burst``, until the queues are empty); True if any ran."""
-        self._install_signals()
-        self.register_birth()
-        threads = [threading.Thread(target=self._heartbeat_loop, name="rqstack-heartbeat", daemon=True)]
+        previous = self._install_signals()
+        mode = "isolated" if self._horse else "in-process"
+        registration.register_birth(
+            self.connection, self.name, self.queue_names, self.options.heartbeat_ttl, mode
+        )
+        logger.info("worker %s (%s) listening on %s", self.name, mode, ", ".join(self.queue_names))
+        beat = threading.Thread(target=self._heartbeat_loop, name="rqstack-heartbeat", daemon=True)
         pubsub = self.connection.pubsub(ignore_subscribe_messages=True)
         pubsub.subscribe(**{RQ_PUBSUB_CHANNEL_PREFIX + self.name: self._on_command})
-        listener = pubsub.run_in_thread(sleep_time=0.5, daemon=True, exception_handler=_pubsub_error)
-        for thread in threads:
-            thread.start()
+        listener = pubsub.run_in_thread(sleep_time=0.25, daemon=True, exception_handler=_pubsub_error)
+        beat.start()
         try:
             self._loop(burst)
         finally:
             self._done.set()
             listener.stop()
             self._shutdown()
+            # Joined so no thread outlives work(): tests and embedding programs get a quiet process.
+            listener.join(timeout=2)
+            beat.join(timeout=5)
+            for signum, handler in previous.items():
+                signal.signal(signum, handler)
         return self.processed > 0
-
-    def register_birth(self) -> None:
-        """Write the worker hash and registrations ``rq info`` and rq-dashboard read."""
-        if self.connection.exists(self.key) and not self.connection.hexists(self.key, "death"):
-            raise ValueError(
-                f"a live worker named {self.name!r} exists already; give this one another --name"
-            )
-        now = rq_time(datetime.now(UTC))
-        with self.connection.pipeline() as pipe:
-            pipe.delete(self.key)
-            pipe.hset(
-                self.key,
-                mapping={
-                    "birth": now,
-                    "last_heartbeat": now,
-                    "queues": ",".join(self.queue_names),
-                    "pid": os.getpid(),
-                    "hostname": socket.gethostname(),
-                    "ip_address": "",
-                    "version": VERSION,
-                    "python_version": sys.version,
-                    "state": "idle",
-                    "serializer": "rqstack.serializer.JSONFirstSerializer",
-                    "rqstack_mode": "isolated" if self._horse else "in-process",
-                },
-            )
-            pipe.sadd(RQ_WORKERS_KEY, self.key)
-            for queue in self.queue_names:
-                pipe.sadd(RQ_WORKERS_BY_QUEUE_PREFIX + queue, self.key)
-            pipe.expire(self.key, int(self.options.heartbeat_ttl))
-            pipe.execute()
-        logger.info("worker %s listening on %s", self.name, ", ".join(self.queue_names))
 
     def _shutdown(self) -> None:
         self._flush()
@@ -175,14 +146,7 @@ class FastWorker:
             self._buffer.clear()
         if self._horse is not None:
             self._horse.stop()
-        with self.connection.pipeline() as pipe:
-            pipe.srem(RQ_WORKERS_KEY, self.key)
-            for queue in self.queue_names:
-                pipe.srem(RQ_WORKERS_BY_QUEUE_PREFIX + queue, self.key)
-            pipe.hset(self.key, mapping={"death": rq_time(datetime.now(UTC)), "state": "dead"})
-            pipe.expire(self.key, 60)
-            pipe.delete(self.key + ":executions")
-            pipe.execute()
+        registration.register_death(self.connection, self.name, self.queue_names)
         logger.info("worker %s stopped after %s jobs", self.name, self.processed)
 
     # --- main loop --------------------------------------------------------------------------
@@ -239,7 +203,7 @@ class FastWorker:
         args += self.queue_names
         deps, rows = self._script(args=args)
         self._pending = []
-        self._after_success(done, now, {d.decode() for d in deps})
+        released = self._after_success(done, now, {d.decode() for d in deps})
         self._exec_counter += len(rows)
         for queue, job_id, execution_id, flat in rows:
             fields = dict(zip(flat[::2], flat[1::2], strict=True))
@@ -252,7 +216,8 @@ class FastWorker:
             self._buffer.append(Claimed(ref, job, now_ts, fields))
         if rows and self._batch < self.options.max_batch:
             self._batch = min(self.options.max_batch, self._batch * 2)
-        return bool(rows)
+        # Dependents released by this call are new work even when nothing was claimed.
+        return bool(rows) or released
 
     def _flush(self) -> None:
         if self._pending:
@@ -301,28 +266,15 @@ class FastWorker:
         assert horse is not None
         if not horse.alive:
             self.connection.hset(self.key, "horse_pid", horse.start())
-        horse.send(claimed.job.id, claimed.raw)
-        while True:
-            try:
-                outcome = horse.wait(0.1)
-            except HorseDied as exc:
-                return Outcome(
-                    "failed",
-                    exc_string=f"HorseDied: the process running job {claimed.job.id} {exc} (crash, out of "
-                    "memory or killed); the attempt failed; check the job for native crashes or memory use",
-                )
-            if outcome is not None:
-                return outcome
-            now = time.monotonic()
-            if claimed.job.id in self._cancel:
-                horse.kill()
-                return Outcome("canceled")
-            if self._force or (self._stop_at is not None and now >= self._stop_at):
-                horse.kill()
-                return Outcome("requeue")
-            if now >= self._job_deadline:
-                horse.kill()
-                return Outcome("failed", exc_string=timeout_message(claimed.job))
+        return horse.run(claimed.job, claimed.raw, self._job_deadline, self._interruption)
+
+    def _interruption(self, job_id: str) -> str | None:
+        """What should stop the running job now: ``canceled``, ``requeue`` or nothing."""
+        if job_id in self._cancel:
+            return "canceled"
+        if self._force or (self._stop_at is not None and time.monotonic() >= self._stop_at):
+            return "requeue"
+        return None
 
     def _settle(self, claimed: Claimed, outcome: Outcome, elapsed: float) -> None:
         job, ref = claimed.job, claimed.ref
@@ -361,7 +313,7 @@ class FastWorker:
         left = (job.retries_left or 1) - 1 if event == "retrying" else None
         self._emit(event, claimed, now, outcome.exc_string or None, left)
 
-    def _after_success(self, done: list[Claimed], now: datetime, with_dependents: set[str]) -> None:
+    def _after_success(self, done: list[Claimed], now: datetime, with_dependents: set[str]) -> bool:
         for claimed in done:
             job = claimed.job
             if job.id in with_dependents:
@@ -369,29 +321,23 @@ class FastWorker:
                 make_queue(claimed.ref.queue, self.connection).enqueue_dependents(job)
             if callbacks.wants_event("succeeded", job.meta, job.meta.get(JOB_NAME_META_KEY), self.settings):
                 self._emit("succeeded", claimed, now, None, job.retries_left)
+        return bool(with_dependents)
 
     def _emit(self, event: str, claimed: Claimed, now: datetime, error: str | None, left: int | None) -> None:
-        job = claimed.job
-        info = callbacks.job_info(
-            job.id,
-            claimed.ref.queue,
-            job.meta,
-            name=job.meta.get(JOB_NAME_META_KEY),
-            worker=self.name,
-            started=datetime.fromtimestamp(claimed.started, UTC),
-            ended=now,
-            error=error,
-            retries_left=left,
-            description=job.description,
-            attempts=_attempts(job, event),
-        )
+        started = datetime.fromtimestamp(claimed.started, UTC)
+        info = callbacks.info_of(claimed.job, claimed.ref.queue, self.name, event, started, now, error, left)
         callbacks.emit(self.connection, self.settings, event, info)
 
     # --- signals, heartbeat, commands -------------------------------------------------------
-    def _install_signals(self) -> None:
-        signal.signal(signal.SIGTERM, self._on_stop_signal)
-        signal.signal(signal.SIGINT, self._on_stop_signal)
-        signal.signal(signal.SIGALRM, self._on_alarm)
+    def _install_signals(self) -> dict[int, Any]:
+        previous: dict[int, Any] = {}
+        for signum, handler in (
+            (signal.SIGTERM, self._on_stop_signal),
+            (signal.SIGINT, self._on_stop_signal),
+            (signal.SIGALRM, self._on_alarm),
+        ):
+            previous[signum] = signal.signal(signum, handler)
+        return previous
 
     def _on_stop_signal(self, signum: int, frame: FrameType | None) -> None:
         if self._stop_at is None:
@@ -462,20 +408,11 @@ class FastWorker:
 
     def heartbeat(self) -> None:
         """Extend the worker key and every claimed job's started entry by the heartbeat TTL."""
-        ttl = self.options.heartbeat_ttl
-        now = time.time()
-        claimed = list(self._buffer)
-        if self._current is not None:
-            claimed.append(self._current)
-        with self.connection.pipeline(transaction=False) as pipe:
-            pipe.hset(self.key, "last_heartbeat", rq_time(datetime.now(UTC)))
-            pipe.expire(self.key, int(ttl))
-            pipe.expire(self.key + ":executions", int(ttl) + 60)
-            for item in claimed:
-                pipe.zadd("rq:wip:" + item.ref.queue, {item.ref.composite: now + ttl}, xx=True)
-                pipe.hset("rq:execution:" + item.ref.composite, "last_heartbeat", now)
-                pipe.expire("rq:execution:" + item.ref.composite, int(ttl))
-            pipe.execute()
+        claimed = [c.ref for c in self._buffer]
+        current = self._current
+        if current is not None:
+            claimed.append(current.ref)
+        registration.heartbeat(self.connection, self.name, self.options.heartbeat_ttl, claimed)
 
 
 def _outcome_of(exc: BaseException, job: Job) -> Outcome:
@@ -484,14 +421,6 @@ def _outcome_of(exc: BaseException, job: Job) -> Outcome:
     if isinstance(exc, WorkerShutdown):
         return Outcome("requeue")
     return Outcome("failed", exc_string=timeout_message(job))
-
-
-def _attempts(job: Job, event: str) -> int | None:
-    record = job.meta.get("rqstack_retry")
-    if not isinstance(record, dict) or not isinstance(record.get("max"), int):
-        return None
-    # retries_left is the value before this attempt's outcome was written.
-    return 1 + int(record["max"]) - (job.retries_left or 0)
 
 
 def _pubsub_error(exc: BaseException, pubsub: Any, thread: Any) -> None:

@@ -12,6 +12,8 @@ import logging
 import os
 import random
 import signal
+import time
+from collections.abc import Callable
 from multiprocessing import Pipe
 from multiprocessing.connection import Connection
 from typing import Any
@@ -20,9 +22,12 @@ import redis
 from rq.job import Job
 
 from rqstack.serializer import JSONFirstSerializer
-from rqstack.worker.execute import Outcome, run_job
+from rqstack.worker.execute import Outcome, run_job, timeout_message
 
 logger = logging.getLogger(__name__)
+
+#: Asked every 0.1 s with the job id: ``canceled`` or ``requeue`` to stop the job, None to go on.
+Interruption = Callable[[str], str | None]
 
 
 class HorseDied(Exception):
@@ -68,6 +73,28 @@ class Horse:
         """Hand a claimed job (its id and raw hash) to the horse."""
         assert self._conn is not None
         self._conn.send((job_id, fields))
+
+    def run(self, job: Job, raw: dict[bytes, bytes], deadline: float, interruption: Interruption) -> Outcome:
+        """Run ``job`` in the horse; kill it when ``interruption`` says so or at ``deadline`` (monotonic)."""
+        self.send(job.id, raw)
+        while True:
+            try:
+                outcome = self.wait(0.1)
+            except HorseDied as exc:
+                return Outcome(
+                    "failed",
+                    exc_string=f"HorseDied: the process running job {job.id} {exc} (crash, out of memory "
+                    "or killed); the attempt failed; check the job for native crashes or memory use",
+                )
+            if outcome is not None:
+                return outcome
+            reason = interruption(job.id)
+            if reason is not None:
+                self.kill()
+                return Outcome(reason)
+            if time.monotonic() >= deadline:
+                self.kill()
+                return Outcome("failed", exc_string=timeout_message(job))
 
     def wait(self, timeout: float) -> Outcome | None:
         """The outcome if it arrives within ``timeout`` seconds, else None; HorseDied if the horse is gone."""

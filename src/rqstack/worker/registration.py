@@ -1,0 +1,82 @@
+"""A worker's presence in RQ's model: the ``rq:worker:<name>`` hash, worker sets and heartbeats."""
+
+from __future__ import annotations
+
+import os
+import socket
+import sys
+import time
+from collections.abc import Sequence
+from datetime import UTC, datetime
+
+import redis
+from rq.version import VERSION
+
+from rqstack.constants import (
+    RQ_EXECUTION_KEY_PREFIX,
+    RQ_STARTED_REGISTRY_PREFIX,
+    RQ_WORKER_KEY_PREFIX,
+    RQ_WORKERS_BY_QUEUE_PREFIX,
+    RQ_WORKERS_KEY,
+)
+from rqstack.worker.bookkeeping import ExecRef, rq_time
+
+
+def register_birth(connection: redis.Redis, name: str, queues: Sequence[str], ttl: float, mode: str) -> None:
+    """Write the worker hash and set memberships ``rq info`` and rq-dashboard read."""
+    key = RQ_WORKER_KEY_PREFIX + name
+    if connection.exists(key) and not connection.hexists(key, "death"):
+        raise ValueError(f"a live worker named {name!r} exists already; give this one another --name")
+    now = rq_time(datetime.now(UTC))
+    with connection.pipeline() as pipe:
+        pipe.delete(key)
+        pipe.hset(
+            key,
+            mapping={
+                "birth": now,
+                "last_heartbeat": now,
+                "queues": ",".join(queues),
+                "pid": os.getpid(),
+                "hostname": socket.gethostname(),
+                "ip_address": "",
+                "version": VERSION,
+                "python_version": sys.version,
+                "state": "idle",
+                "serializer": "rqstack.serializer.JSONFirstSerializer",
+                "rqstack_mode": mode,
+            },
+        )
+        pipe.sadd(RQ_WORKERS_KEY, key)
+        for queue in queues:
+            pipe.sadd(RQ_WORKERS_BY_QUEUE_PREFIX + queue, key)
+        pipe.expire(key, int(ttl))
+        pipe.execute()
+
+
+def register_death(connection: redis.Redis, name: str, queues: Sequence[str]) -> None:
+    """Leave the worker sets; the hash stays a minute with ``death`` set, as RQ does."""
+    key = RQ_WORKER_KEY_PREFIX + name
+    with connection.pipeline() as pipe:
+        pipe.srem(RQ_WORKERS_KEY, key)
+        for queue in queues:
+            pipe.srem(RQ_WORKERS_BY_QUEUE_PREFIX + queue, key)
+        pipe.hset(key, mapping={"death": rq_time(datetime.now(UTC)), "state": "dead"})
+        pipe.expire(key, 60)
+        pipe.delete(key + ":executions")
+        pipe.execute()
+
+
+def heartbeat(connection: redis.Redis, name: str, ttl: float, executions: Sequence[ExecRef]) -> None:
+    """Extend the worker key and each claimed job's started entry and execution record by ``ttl``."""
+    key = RQ_WORKER_KEY_PREFIX + name
+    now = time.time()
+    with connection.pipeline(transaction=False) as pipe:
+        pipe.hset(key, "last_heartbeat", rq_time(datetime.now(UTC)))
+        pipe.expire(key, int(ttl))
+        pipe.expire(key + ":executions", int(ttl) + 60)
+        for ref in executions:
+            # XX: an entry the reaper already took must not come back.
+            pipe.zadd(RQ_STARTED_REGISTRY_PREFIX + ref.queue, {ref.composite: now + ttl}, xx=True)
+            pipe.hset(RQ_EXECUTION_KEY_PREFIX + ref.composite, "last_heartbeat", now)
+            pipe.expire(RQ_EXECUTION_KEY_PREFIX + ref.composite, int(ttl))
+        pipe.execute()

@@ -1,0 +1,197 @@
+"""Real worker processes and real signals: SIGKILL recovery, graceful SIGTERM, cancel, CLI, stock rq."""
+
+from __future__ import annotations
+
+import base64
+import os
+import signal
+import subprocess
+import sys
+import time
+import zlib
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+import redis
+
+from rqstack.serializer import JSONFirstSerializer
+from rqstack.worker.enqueue import EnqueueRequest, enqueue
+from rqstack.worker.jobs.registry import load_jobs
+from rqstack.worker.options import ENV_NAMES
+
+pytestmark = pytest.mark.timeout(60)
+
+
+class Workers:
+    """`python -m rqstack worker` processes of one test, all stopped at its end."""
+
+    def __init__(self, env: dict[str, str]) -> None:
+        self.env = env
+        self.processes: list[subprocess.Popen[bytes]] = []
+
+    def start(self, *flags: str) -> subprocess.Popen[bytes]:
+        """A worker on the default queue with ``flags``."""
+        argv = [sys.executable, "-m", "rqstack", "worker", *flags]
+        process = subprocess.Popen(argv, env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.processes.append(process)
+        return process
+
+    def field(self, connection: redis.Redis, process: subprocess.Popen[bytes], name: str) -> str | None:
+        """A field of the worker hash of ``process`` (found by pid)."""
+        for key in connection.smembers("rq:workers"):
+            if connection.hget(key, "pid") == str(process.pid).encode():
+                value = connection.hget(key, name)
+                return value.decode() if value else None
+        return None
+
+    def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
+        """Run ``rqstack ARGS`` and capture its output."""
+        argv = [sys.executable, "-m", "rqstack", *args]
+        return subprocess.run(argv, env=self.env, capture_output=True, text=True, timeout=30)
+
+    def stop_all(self) -> None:
+        """SIGKILL whatever is still running."""
+        for process in self.processes:
+            if process.poll() is None:
+                process.kill()
+            process.wait(timeout=10)
+
+
+@pytest.fixture
+def workers(redis_env: dict[str, str], connection: redis.Redis) -> Iterator[Workers]:
+    load_jobs()
+    env = {**redis_env, ENV_NAMES["reaper_interval"]: "0.3s", "PYTHONUNBUFFERED": "1"}
+    pool = Workers(env)
+    yield pool
+    pool.stop_all()
+
+
+def status(connection: redis.Redis, job_id: str) -> str:
+    value = connection.hget(f"rq:job:{job_id}", "status")
+    return value.decode() if value else "missing"
+
+
+def running(connection: redis.Redis, job_id: str) -> bool:
+    """The job's function has begun (demo.sleep reports progress first), not merely been claimed."""
+    return status(connection, job_id) == "started" and b"progress" in (
+        connection.hget(f"rq:job:{job_id}", "meta") or b""
+    )
+
+
+def wait_for(predicate: Callable[[], bool], timeout: float = 20.0) -> float:
+    """Seconds until ``predicate`` held; fails the test after ``timeout``."""
+    start = time.monotonic()
+    while not predicate():
+        if time.monotonic() - start > timeout:
+            raise AssertionError(f"condition not met within {timeout}s")
+        time.sleep(0.02)
+    return time.monotonic() - start
+
+
+def sleeper(connection: redis.Redis, seconds: float, retry: int = 0, job_id: str | None = None) -> str:
+    request = EnqueueRequest(
+        "demo.sleep", kwargs={"seconds": seconds, "steps": 4}, retry=retry, job_id=job_id
+    )
+    return enqueue(connection, request).job_id
+
+
+@pytest.mark.parametrize("isolated", [False, True], ids=["in-process", "isolated"])
+def test_sigkilled_workers_jobs_are_retried_or_failed_quickly(
+    workers: Workers, connection: redis.Redis, isolated: bool
+) -> None:
+    retried = sleeper(connection, 0.5, retry=1, job_id="will-retry")
+    doomed = sleeper(connection, 30, job_id="will-fail")
+    flags = ["--isolated"] if isolated else []
+    first = workers.start(*flags, "--heartbeat", "0.2s", "--heartbeat-ttl", "1s")
+    second = workers.start(*flags, "--heartbeat", "0.2s", "--heartbeat-ttl", "1s")
+    wait_for(lambda: running(connection, retried) and running(connection, doomed))
+    horses = [int(pid) for w in (first, second) if (pid := workers.field(connection, w, "horse_pid"))]
+    assert len(horses) == (2 if isolated else 0)
+    for pid in [first.pid, second.pid, *horses]:
+        os.kill(pid, signal.SIGKILL)
+    killed = time.monotonic()
+    workers.start("--heartbeat", "0.2s", "--heartbeat-ttl", "1s")
+    wait_for(lambda: status(connection, doomed) == "failed")
+    recovery = time.monotonic() - killed
+    assert recovery < 60
+    error = connection.xrevrange(f"rq:results:{doomed}", count=1)
+    assert error
+    text = zlib.decompress(base64.b64decode(error[0][1][b"exc_string"])).decode()
+    assert "died while running this job (no heartbeat since" in text
+    wait_for(lambda: status(connection, retried) == "finished")
+    assert connection.zcard("rq:wip:default") == 0
+    print(f"recovery after SIGKILL: {recovery:.2f}s")
+
+
+def test_sigterm_lets_the_running_job_finish(workers: Workers, connection: redis.Redis) -> None:
+    job = sleeper(connection, 1.0)
+    worker = workers.start("--shutdown-grace", "10s")
+    wait_for(lambda: running(connection, job))
+    worker.send_signal(signal.SIGTERM)
+    assert worker.wait(timeout=15) == 0
+    assert status(connection, job) == "finished"
+    assert connection.zcard("rq:wip:default") == 0
+
+
+@pytest.mark.parametrize("isolated", [False, True], ids=["in-process", "isolated"])
+def test_sigterm_requeues_a_job_that_outlives_the_grace(
+    workers: Workers, connection: redis.Redis, isolated: bool
+) -> None:
+    job = sleeper(connection, 30, retry=2)
+    worker = workers.start("--shutdown-grace", "0.5s", *(["--isolated"] if isolated else []))
+    wait_for(lambda: running(connection, job))
+    behind = sleeper(connection, 1)
+    worker.send_signal(signal.SIGTERM)
+    assert worker.wait(timeout=15) == 0
+    assert status(connection, job) == "queued"
+    assert connection.lrange("rq:queue:default", 0, -1) == [job.encode(), behind.encode()]
+    assert connection.hget(f"rq:job:{job}", "retries_left") == b"2"
+    assert connection.zcard("rq:wip:default") == 0
+
+
+def test_a_second_signal_requeues_at_once(workers: Workers, connection: redis.Redis) -> None:
+    job = sleeper(connection, 30)
+    worker = workers.start("--shutdown-grace", "60s")
+    wait_for(lambda: running(connection, job))
+    worker.send_signal(signal.SIGTERM)
+    time.sleep(0.2)
+    worker.send_signal(signal.SIGINT)
+    assert worker.wait(timeout=10) == 0
+    assert status(connection, job) == "queued"
+
+
+@pytest.mark.parametrize("isolated", [False, True], ids=["in-process", "isolated"])
+def test_cancel_stops_a_running_job_and_the_worker_goes_on(
+    workers: Workers, connection: redis.Redis, isolated: bool
+) -> None:
+    job = sleeper(connection, 30)
+    workers.start(*(["--isolated"] if isolated else []))
+    wait_for(lambda: running(connection, job))
+    done = workers.cli("job", "cancel", job)
+    assert done.returncode == 0, done.stderr
+    assert "canceled" in done.stdout
+    assert status(connection, job) == "canceled"
+    assert connection.zscore("rq:canceled:default", job) is not None
+    after = enqueue(connection, EnqueueRequest("demo.add", args=[1, 2])).job_id
+    wait_for(lambda: status(connection, after) == "finished")
+
+
+def test_cli_cancel_of_an_unknown_job_exits_2(workers: Workers) -> None:
+    assert workers.cli("job", "cancel", "no-such-job").returncode == 2
+
+
+def test_cli_unique_enqueue_prints_the_existing_id(workers: Workers, connection: redis.Redis) -> None:
+    first = workers.cli("enqueue", "demo.echo", "user-42", "--unique")
+    second = workers.cli("enqueue", "demo.echo", "user-42", "--unique")
+    assert first.returncode == second.returncode == 0
+    assert first.stdout.strip() == second.stdout.strip()
+    assert connection.llen("rq:queue:default") == 1
+
+
+def test_stock_rq_worker_runs_rqstack_jobs(workers: Workers, connection: redis.Redis) -> None:
+    job = enqueue(connection, EnqueueRequest("demo.add", args=[20, 22])).job_id
+    serializer = f"{JSONFirstSerializer.__module__}.{JSONFirstSerializer.__qualname__}"
+    rq = [str(Path(sys.executable).parent / "rq"), "worker", "--burst", "--serializer", serializer]
+    subprocess.run([*rq, "--url", workers.env["REDIS_URL"]], env=workers.env, check=True, capture_output=True)
+    assert status(connection, job) == "finished"
