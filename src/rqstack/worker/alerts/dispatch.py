@@ -81,23 +81,29 @@ def wants_success_alert(settings: Settings, job_info: Mapping[str, Any]) -> bool
 
 
 def channel_sends(settings: Settings, event: str, job_info: Mapping[str, Any]) -> dict[str, Send]:
-    """One send per configured channel; a misconfigured channel is logged and left out."""
+    """One send per configured channel for an event; a misconfigured channel is logged and left out."""
     title, text = describe_event(event, job_info)
+    payload = event_payload(event, job_info, title=title, text=text)
+    body = text + "\n\n" + json.dumps(_json_safe(job_info), indent=2, sort_keys=True)
+    return message_sends(settings, title=title, text=text, payload=payload, body=body)
+
+
+def message_sends(
+    settings: Settings, *, title: str, text: str, payload: dict[str, Any], body: str | None = None
+) -> dict[str, Send]:
+    """Sends of one message: ``text`` to Slack, ``payload`` to the webhook, ``body`` (or text) by mail."""
     sends: dict[str, Send] = {}
     try:
         if settings.slack_webhook_url:
             url = check_http_url(settings.slack_webhook_url, "RQSTACK_SLACK_WEBHOOK_URL")
-            sends["slack"] = lambda timeout: send_slack(url, text, timeout=timeout)
+            sends["slack"] = partial(_slack, url, text)
         if settings.alert_webhook_url:
             hook = check_http_url(settings.alert_webhook_url, "RQSTACK_ALERT_WEBHOOK_URL")
-            payload = event_payload(event, job_info, title=title, text=text)
             sends["webhook"] = partial(_webhook, hook, payload)
         if settings.smtp_url and settings.alert_email:
             recipients = check_recipients(settings.alert_email, "RQSTACK_ALERT_EMAIL")
-            body = text + "\n\n" + json.dumps(_json_safe(job_info), indent=2, sort_keys=True)
-            smtp_url = settings.smtp_url
-            sends["email"] = lambda timeout: send_email(
-                smtp_url, recipients, f"[rqstack] {title}", body, timeout=timeout
+            sends["email"] = partial(
+                _email, settings.smtp_url, recipients, f"[rqstack] {title}", body or text
             )
         elif settings.smtp_url or settings.alert_email:
             logger.warning("email alerts need both RQSTACK_SMTP_URL and RQSTACK_ALERT_EMAIL; email skipped")
@@ -191,8 +197,16 @@ def recent_alerts(connection: redis.Redis, limit: int = 50) -> list[dict[str, An
     return [json.loads(item) for item in raw]
 
 
+def _slack(url: str, text: str, timeout: float) -> None:
+    send_slack(url, text, timeout=timeout)
+
+
 def _webhook(url: str, payload: dict[str, Any], timeout: float) -> None:
     send_webhook(url, payload, timeout=timeout)
+
+
+def _email(smtp_url: str, to: list[str], subject: str, body: str, timeout: float) -> None:
+    send_email(smtp_url, to, subject, body, timeout=timeout)
 
 
 def _record(

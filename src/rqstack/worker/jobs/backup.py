@@ -12,7 +12,7 @@ import shutil
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -217,15 +217,7 @@ def backup_pattern(database: str) -> re.Pattern[str]:
 
 def backup_files(directory: Path, database: str) -> list[tuple[datetime, Path]]:
     """This database's backups in ``directory``, newest first, with their UTC timestamps."""
-    pattern = backup_pattern(database)
-    found = []
-    for path in directory.iterdir() if directory.is_dir() else ():
-        match = pattern.match(path.name)
-        if match and path.is_file():
-            stamp = datetime.strptime(match.group(1), _STAMP_FORMAT).replace(tzinfo=UTC)
-            found.append((stamp, int(match.group(2) or 1), path))
-    found.sort(key=lambda item: (item[0], item[1]), reverse=True)
-    return [(stamp, path) for stamp, _, path in found]
+    return backup_files_any(directory).get(file_stem(database), [])
 
 
 def rotate(
@@ -393,10 +385,16 @@ def _redact(url: str) -> str:
     return re.sub(r"([?&]password=)[^&#]*", r"\1***", url)
 
 
-def iter_backups(directory: Path) -> Iterator[Path]:
-    """Every file in ``directory`` named like one of our backups (any database)."""
-    generic = re.compile(r"^.+-\d{8}T\d{6}Z(?:-\d+)?\.sql\.gz$")
-    if directory.is_dir():
-        for path in directory.iterdir():
-            if generic.match(path.name) and path.is_file():
-                yield path
+def backup_files_any(directory: Path) -> dict[str, list[tuple[datetime, Path]]]:
+    """Every file named like one of our backups, by database stem, newest first."""
+    generic = re.compile(r"^(.+)-(\d{8}T\d{6}Z)(?:-(\d+))?\.sql\.gz$")
+    found: dict[str, list[tuple[datetime, int, Path]]] = {}
+    for path in directory.iterdir() if directory.is_dir() else ():
+        match = generic.match(path.name)
+        if match and path.is_file():
+            stamp = datetime.strptime(match.group(2), _STAMP_FORMAT).replace(tzinfo=UTC)
+            found.setdefault(match.group(1), []).append((stamp, int(match.group(3) or 1), path))
+    return {
+        stem: [(stamp, path) for stamp, _, path in sorted(items, key=lambda i: (i[0], i[1]), reverse=True)]
+        for stem, items in found.items()
+    }

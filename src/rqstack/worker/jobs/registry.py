@@ -18,7 +18,13 @@ logger = logging.getLogger(__name__)
 F = TypeVar("F", bound=Callable[..., Any])
 
 #: Modules of the jobs rqstack ships; imported before RQSTACK_JOBS.
-BUILTIN_JOB_MODULES = ("rqstack.worker.jobs.demo", "rqstack.worker.jobs.backup")
+BUILTIN_JOB_MODULES = (
+    "rqstack.worker.jobs.demo",
+    "rqstack.worker.jobs.backup",
+    "rqstack.worker.jobs.notify",
+    "rqstack.worker.jobs.cleanup",
+    "rqstack.worker.jobs.report",
+)
 
 _JOB_NAME_HELP = "names are letters, digits and . _ - (e.g. backup.postgres)"
 
