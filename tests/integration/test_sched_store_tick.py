@@ -166,3 +166,37 @@ def test_pause_resume_status_and_run_now(connection: redis.Redis) -> None:
     assert record_run_outcome(connection, "p", result.job_id, "finished", T0, T0 + timedelta(seconds=2))
     runs = store.history("p")
     assert runs[0]["status"] == "finished" and runs[0]["duration"] == 2.0
+
+
+def test_changed_arguments_are_used_by_the_next_fire(connection: redis.Redis) -> None:
+    store = store_at(connection, T0)
+    store.create(Schedule("args", "demo.echo", every=60, args=(1,)))
+    scheduler = Scheduler(connection)
+    assert scheduler.tick(T0 + timedelta(minutes=1)).fired == 1
+    store.update("args", {"args": [2]})
+    assert scheduler.tick(T0 + timedelta(minutes=2)).fired == 1
+    jobs = [Job.fetch(i, connection=connection, serializer=JSONFirstSerializer) for i in queued(connection)]
+    assert [j.args for j in jobs] == [[1], [2]]
+    assert all(j.meta["rqstack_schedule"] == "args" for j in jobs)
+
+
+def test_templates_are_rewritten_after_a_flush(connection: redis.Redis) -> None:
+    store_at(connection, T0).create(Schedule("f", "demo.echo", every=60))
+    scheduler = Scheduler(connection)
+    assert scheduler.tick(T0 + timedelta(minutes=1)).fired == 1
+    connection.flushall()
+    store_at(connection, T0 + timedelta(minutes=1)).create(Schedule("f", "demo.echo", every=60))
+    assert scheduler.tick(T0 + timedelta(minutes=2)).fired == 1
+    job = Job.fetch(queued(connection)[0], connection=connection, serializer=JSONFirstSerializer)
+    assert job.func_name == "rqstack.worker.jobs.demo.echo"
+
+
+def test_unrunnable_schedule_is_recorded_and_moved_on(connection: redis.Redis) -> None:
+    store_at(connection, T0).create(Schedule("u", "demo.echo", every=60))
+    definition = connection.hget("rqstack:schedule:u", "definition")
+    assert definition is not None
+    connection.hset("rqstack:schedule:u", "definition", definition.replace(b"demo.echo", b"gone.job"))
+    result = Scheduler(connection).tick(T0 + timedelta(minutes=1))
+    assert result.fired == 0
+    assert ScheduleStore(connection).next_due("u") == T0 + timedelta(minutes=2)
+    assert ScheduleStore(connection).history("u")[0]["status"] == "error"

@@ -18,9 +18,6 @@ from rqstack.serializer import JSONFirstSerializer
 
 logger = logging.getLogger(__name__)
 
-#: rq-scheduler meta keys that make a job repeat; such jobs go through rq-scheduler's own code.
-_REPEATING_META = ("interval", "cron_string", "repeat", "queue_class_name")
-
 
 class LeaseLost(Exception):
     """A fenced script refused to run: another scheduler leads now."""
@@ -79,47 +76,67 @@ def _move_rate_limited(connection: redis.Redis, queue_name: str, job_id: str) ->
 def move_rq_scheduler(
     connection: redis.Redis, now: datetime, fence: Sequence[str], batch: int = constants.SCHEDULER_BATCH_SIZE
 ) -> tuple[int, bool]:
-    """Serve rq-scheduler's set: one-shots in one Lua call, repeating jobs through rq-scheduler's code."""
-    raw = connection.zrangebyscore(
-        constants.RQ_SCHEDULER_JOBS_KEY, "-inf", repr(now.timestamp()), start=0, num=batch
-    )
-    ids = [_text(i) for i in raw if isinstance(i, bytes | str)]
-    if not ids:
-        return 0, False
+    """Serve rq-scheduler's set: one-shots and periodic jobs in Lua, the rest through rq-scheduler's code."""
+    keys = [
+        constants.RQ_SCHEDULER_JOBS_KEY,
+        constants.SCHEDULER_LEADER_KEY,
+        constants.SCHEDULER_FENCE_KEY,
+        constants.RQ_QUEUES_KEY,
+    ]
+    common = [
+        *fence,
+        repr(now.timestamp()),
+        utcformat(now),
+        constants.RQ_QUEUE_KEY_PREFIX,
+        constants.RQ_JOB_KEY_PREFIX,
+    ]
+    reply = scripts.script(connection, "move_scheduler_set")(keys=keys, args=[*common, batch])
+    if reply == -1:
+        raise LeaseLost()
+    moved, seen = int(reply[0]), int(reply[1])
+    periodic = [_text(i) for i in reply[2]]
+    others = [_text(i) for i in reply[3]]
+    if periodic:
+        pairs = _next_runs(connection, periodic, now, others)
+        if pairs:
+            done = scripts.script(connection, "move_scheduler_periodic")(keys=keys, args=[*common, *pairs])
+            if done == -1:
+                raise LeaseLost()
+            moved += int(done)
+    if others:
+        moved += _move_special(connection, others)
+    return moved, seen >= batch
+
+
+def _next_runs(connection: redis.Redis, ids: list[str], now: datetime, leftovers: list[str]) -> list[str]:
+    """(id, next score) pairs, computed as rq-scheduler's enqueue_job does (cron: once per expression)."""
+    from rq_scheduler.utils import get_next_scheduled_time, to_unix
+
     with connection.pipeline(transaction=False) as pipe:
         for job_id in ids:
-            pipe.hmget(constants.RQ_JOB_KEY_PREFIX + job_id, "meta", "dependency_ids", "rate_limit_key")
-        replies = pipe.execute()
-    plain, special = [], []
-    for job_id, (meta, dependencies, rate_limit) in zip(ids, replies, strict=True):
-        if dependencies or rate_limit or _repeats(meta):
-            special.append(job_id)
+            pipe.hget(constants.RQ_JOB_KEY_PREFIX + job_id, "meta")
+        metas = pipe.execute()
+    cron_next: dict[tuple[str, bool], int] = {}
+    pairs: list[str] = []
+    for job_id, raw in zip(ids, metas, strict=True):
+        try:
+            meta: Any = JSONFirstSerializer.loads(raw) if raw else {}
+        except Exception:  # unreadable meta: rq-scheduler's code would fail the same way; skip the job
+            logger.warning("rq-scheduler job %s has unreadable meta; left in place", job_id, exc_info=True)
+            continue
+        if not isinstance(meta, dict) or not (meta.get("interval") or meta.get("cron_string")):
+            leftovers.append(job_id)  # the words matched elsewhere in meta: not periodic after all
+        elif meta.get("interval"):
+            # rq-scheduler: to_unix(utcnow()) + interval, whole seconds.
+            pairs += [job_id, str(int(now.timestamp()) + int(meta["interval"]))]
         else:
-            plain.append(job_id)
-    moved = 0
-    if plain:
-        reply = scripts.script(connection, "move_scheduler_ids")(
-            keys=[
-                constants.RQ_SCHEDULER_JOBS_KEY,
-                constants.SCHEDULER_LEADER_KEY,
-                constants.SCHEDULER_FENCE_KEY,
-                constants.RQ_QUEUES_KEY,
-            ],
-            args=[
-                *fence,
-                repr(now.timestamp()),
-                utcformat(now),
-                constants.RQ_QUEUE_KEY_PREFIX,
-                constants.RQ_JOB_KEY_PREFIX,
-                *plain,
-            ],
-        )
-        if reply == -1:
-            raise LeaseLost()
-        moved += int(reply)
-    if special:
-        moved += _move_special(connection, special)
-    return moved, len(ids) >= batch
+            key = (str(meta["cron_string"]), bool(meta.get("use_local_timezone")))
+            if key not in cron_next:
+                with warnings.catch_warnings():
+                    warnings.filterwarnings("ignore", message="Version 0.22.0", category=FutureWarning)
+                    cron_next[key] = to_unix(get_next_scheduled_time(key[0], use_local_timezone=key[1]))
+            pairs += [job_id, str(cron_next[key])]
+    return pairs
 
 
 def _move_special(connection: redis.Redis, ids: list[str]) -> int:
@@ -140,16 +157,6 @@ def _move_special(connection: redis.Redis, ids: list[str]) -> int:
             rq_scheduler.enqueue_job(job)
         moved += 1
     return moved
-
-
-def _repeats(meta: bytes | None) -> bool:
-    if not meta:
-        return False
-    try:
-        decoded: Any = JSONFirstSerializer.loads(meta)
-    except Exception:  # a meta we cannot read: let rq-scheduler's code decide
-        return True
-    return isinstance(decoded, dict) and any(decoded.get(key) is not None for key in _REPEATING_META)
 
 
 def _text(value: bytes | str) -> str:

@@ -102,15 +102,10 @@ def build_job(connection: redis.Redis, prepared: PreparedJob) -> Job:
     )
 
 
-def job_fields(template: Job, job_id: str, queue: str, fire: datetime, now: datetime) -> list[Any]:
-    """Flat HSET field/value list of the queued job ``job_id`` made from ``template``."""
-    job = template
-    job.id = job_id
+def template_fields(job: Job, queue: str) -> list[Any]:
+    """Flat HSET field/value list every fire of a schedule copies (the FIRE script sets times and status)."""
     job.origin = queue
-    job.created_at = now
-    job.enqueued_at = now
     job._status = JobStatus.QUEUED
-    job.meta = {**job.meta, "rqstack_fire_time": fire.isoformat()}
     out: list[Any] = []
     for key, value in job.to_dict().items():
         if value is not None:

@@ -3,26 +3,21 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import logging
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
 
 import redis
 from redis.client import PubSub
 
 from rqstack import constants
-from rqstack.errors import RqstackError
 from rqstack.sched import scripts
 from rqstack.sched.delayed import LeaseLost, move_registries, move_rq_scheduler
-from rqstack.sched.firing import build_job, fire_job_id, job_fields, next_after, plan_fires
+from rqstack.sched.firer import Firer
 from rqstack.sched.leader import Lease
-from rqstack.sched.model import Schedule
-from rqstack.sched.store import runs_key, schedule_key
 
 logger = logging.getLogger(__name__)
 
@@ -67,6 +62,7 @@ class Scheduler:
         self.max_sleep = max_sleep
         self.lease_seconds = lease_seconds
         self.batch_size = batch_size
+        self.firer = Firer(connection, batch_size)
         self.clock = clock
         self._stop = threading.Event()
         self._pubsub: PubSub | None = None
@@ -87,7 +83,14 @@ class Scheduler:
         lag = 0.0
         try:
             if not paused:
-                fired, skipped, missed, lag, more = self._fire_due(now, fence)
+                counts = self.firer.fire_due(now, fence)
+                fired, skipped, missed, lag, more = (
+                    counts.fired,
+                    counts.skipped,
+                    counts.missed,
+                    counts.lag,
+                    counts.more,
+                )
                 moved_registry, more_registry = move_registries(self.connection, now, fence, self.batch_size)
                 moved_set, more_set = move_rq_scheduler(self.connection, now, fence, self.batch_size)
                 moved = moved_registry + moved_set
@@ -98,116 +101,6 @@ class Scheduler:
         next_due, paused = self._earliest()
         self._record_state(now, lag, fired, moved)
         return TickResult(True, paused, fired, skipped, missed, moved, more, next_due, lag)
-
-    def _fire_due(self, now: datetime, fence: list[str]) -> tuple[int, int, int, float, bool]:
-        due: list[tuple[bytes, float]] = self.connection.zrangebyscore(  # type: ignore[assignment]
-            constants.SCHEDULE_DUE_KEY,
-            "-inf",
-            repr(now.timestamp()),
-            start=0,
-            num=self.batch_size,
-            withscores=True,
-        )
-        if not due:
-            return 0, 0, 0, 0.0, False
-        with self.connection.pipeline(transaction=False) as pipe:
-            for member, _ in due:
-                pipe.hget(schedule_key(_text(member)), "definition")
-            definitions = pipe.execute()
-        args: list[Any] = []
-        groups = missed = 0
-        oldest = now.timestamp()
-        for (raw_name, score), raw in zip(due, definitions, strict=True):
-            oldest = min(oldest, float(score))
-            group = self._plan_group(_text(raw_name), float(score), raw, now)
-            if group is not None:
-                args.extend(group[0])
-                missed += group[1]
-                groups += 1
-        reply = scripts.script(self.connection, "fire")(
-            keys=[
-                constants.SCHEDULE_DUE_KEY,
-                constants.SCHEDULER_LEADER_KEY,
-                constants.SCHEDULER_FENCE_KEY,
-                constants.RQ_QUEUES_KEY,
-            ],
-            args=[
-                *fence,
-                now.isoformat(),
-                constants.RUN_HISTORY_LIMIT,
-                constants.FIRE_GUARD_TTL_SECONDS,
-                constants.RQ_JOB_KEY_PREFIX,
-                groups,
-                *args,
-            ],
-        )
-        if reply == -1:
-            raise LeaseLost()
-        return int(reply[0]), int(reply[1]), missed, now.timestamp() - oldest, len(due) >= self.batch_size
-
-    def _plan_group(
-        self, name: str, score: float, raw: bytes | None, now: datetime
-    ) -> tuple[list[Any], int] | None:
-        """The FIRE script's arguments for one due schedule, or None when the entry is dangling."""
-        due = datetime.fromtimestamp(score, UTC)
-        if raw is None:
-            self.connection.zrem(constants.SCHEDULE_DUE_KEY, name)
-            return None
-        header: list[Any] = [name, repr(score)]
-        try:
-            schedule = Schedule.from_dict(json.loads(raw))
-            plan = plan_fires(schedule, due, now)
-            prepared = schedule.validate()
-        except RqstackError as exc:
-            # A schedule this process cannot run (e.g. its job module is not in RQSTACK_JOBS): say so
-            # in its history and move its index on, instead of retrying it in a tight loop.
-            logger.error("schedule %s cannot fire: %s", name, exc.message)
-            self.connection.lpush(
-                runs_key(name),
-                json.dumps(
-                    {
-                        "status": "error",
-                        "fire_time": due.isoformat(),
-                        "error": exc.message,
-                        "recorded_at": now.isoformat(),
-                    }
-                ),
-            )
-            return [
-                *header,
-                repr(_safe_next(raw, now)),
-                schedule_key(name),
-                runs_key(name),
-                "allow",
-                0,
-                due.isoformat(),
-                0,
-            ], 0
-        header += [
-            repr(plan.next_due.timestamp()),
-            schedule_key(name),
-            runs_key(name),
-            schedule.overlap,
-            plan.missed,
-            due.isoformat(),
-            len(plan.fires),
-        ]
-        template = build_job(self.connection, prepared)
-        push = "RPUSH"
-        for fire in plan.fires:
-            job_id = fire_job_id(name, fire)
-            fields = job_fields(template, job_id, prepared.queue, fire, now)
-            header += [
-                job_id,
-                constants.RQ_JOB_KEY_PREFIX + job_id,
-                f"{constants.FIRE_GUARD_KEY_PREFIX}{name}:{fire.timestamp()!r}",
-                fire.isoformat(),
-                constants.RQ_QUEUE_KEY_PREFIX + prepared.queue,
-                push,
-                len(fields) // 2,
-                *fields,
-            ]
-        return header, plan.missed
 
     def _earliest(self) -> tuple[float | None, bool]:
         reply = scripts.script(self.connection, "earliest")(
@@ -313,14 +206,6 @@ class Scheduler:
             with contextlib.suppress(Exception):
                 self._pubsub.close()
             self._pubsub = None
-
-
-def _safe_next(raw: bytes, now: datetime) -> float:
-    """Next fire of an unrunnable schedule if its timing still parses, else one max sleep from now."""
-    try:
-        return next_after(Schedule.from_dict(json.loads(raw)), now).timestamp()
-    except (RqstackError, ValueError):
-        return now.timestamp() + 60.0
 
 
 def _text(value: bytes | str) -> str:

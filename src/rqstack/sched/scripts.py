@@ -17,14 +17,18 @@ local function fenced(owner, token)
 end
 """
 
-#: KEYS: schedule hash, names set, due index. ARGV: mode, name, definition, due score ('' = not due),
-#: keep existing due score if present ('1'/'0'), wake channel. Returns 1, 0 (exists) or -1 (missing).
+#: KEYS: schedule hash, names set, due index, version counter. ARGV: mode, name, definition, due score
+#: ('' = not due), keep existing due score if present ('1'/'0'), wake channel, random version start.
+#: Returns 1, 0 (exists) or -1 (missing).
 SAVE_SCHEDULE = """
 local exists = redis.call('EXISTS', KEYS[1])
 if ARGV[1] == 'create' and exists == 1 then return 0 end
 if ARGV[1] == 'update' and exists == 0 then return -1 end
 redis.call('HSET', KEYS[1], 'definition', ARGV[3])
 redis.call('SADD', KEYS[2], ARGV[2])
+-- A random start (ARGV[7]) so a flushed or restarted Redis never repeats a version a scheduler cached.
+if redis.call('EXISTS', KEYS[4]) == 0 then redis.call('SET', KEYS[4], ARGV[7]) end
+redis.call('INCR', KEYS[4])
 if ARGV[4] == '' then
   redis.call('ZREM', KEYS[3], ARGV[2])
 elseif not (ARGV[5] == '1' and redis.call('ZSCORE', KEYS[3], ARGV[2])) then
@@ -34,12 +38,16 @@ redis.call('PUBLISH', ARGV[6], 'schedule')
 return 1
 """
 
-#: KEYS: schedule hash, names set, due index, runs list. ARGV: name. Returns 1 when it existed.
+#: KEYS: schedule hash, names set, due index, runs list, job template, version counter. ARGV: name,
+#: random version start. Returns 1 when it existed.
 DELETE_SCHEDULE = """
 local existed = redis.call('DEL', KEYS[1])
+if existed == 0 then return 0 end
 redis.call('SREM', KEYS[2], ARGV[1])
 redis.call('ZREM', KEYS[3], ARGV[1])
-redis.call('DEL', KEYS[4])
+redis.call('DEL', KEYS[4], KEYS[5])
+if redis.call('EXISTS', KEYS[6]) == 0 then redis.call('SET', KEYS[6], ARGV[2]) end
+redis.call('INCR', KEYS[6])
 return existed
 """
 
@@ -64,55 +72,66 @@ return 0
 """
 
 #: KEYS: due index, leader, fence, rq:queues. ARGV: owner, token, now ISO, history limit, guard ttl,
-#: job key prefix, group count, then per group a 9-value header and per fire a 7-value header + fields.
-#: A group fires only if the index still holds the score it was planned from (compare-and-set), and
-#: each fire only if its guard key is new and its job id unused: exactly once, whoever runs it.
+#: now in RQ's format, key prefixes (job, schedule, runs, job template, guard, queue), group count,
+#: then per due schedule: name, expected score, next score ('' = none), queue, overlap, missed count,
+#: due ISO, fire count, and (job id, fire ISO) per fire. A group fires only if the index still holds
+#: the score it was planned from (compare-and-set), each fire only if its guard key is new and its
+#: job id unused: exactly once, whichever process runs it. The job hash is copied from the
+#: schedule's template hash, so a fire costs two arguments, not the job's twenty fields.
 FIRE = (
     _FENCE
     + """
 if not fenced(ARGV[1], ARGV[2]) then return -1 end
-local now, limit, ttl, jobprefix = ARGV[3], tonumber(ARGV[4]), ARGV[5], ARGV[6]
+local now, limit, ttl, rqnow = ARGV[3], tonumber(ARGV[4]), ARGV[5], ARGV[6]
+local jobp, schedp, runsp, tplp, guardp, queuep = ARGV[7], ARGV[8], ARGV[9], ARGV[10], ARGV[11], ARGV[12]
 local busy_status = {queued=true, started=true, scheduled=true, deferred=true}
 local fired, skipped = 0, 0
-local i = 8
-for _ = 1, tonumber(ARGV[7]) do
-  local name, expected, nextscore, skey, rkey = ARGV[i], ARGV[i+1], ARGV[i+2], ARGV[i+3], ARGV[i+4]
-  local overlap, missed, due_iso, nfires = ARGV[i+5], tonumber(ARGV[i+6]), ARGV[i+7], tonumber(ARGV[i+8])
-  i = i + 9
+local i = 14
+for _ = 1, tonumber(ARGV[13]) do
+  local name, expected, nextscore, qname, overlap = ARGV[i], ARGV[i+1], ARGV[i+2], ARGV[i+3], ARGV[i+4]
+  local missed, due_iso, nfires = tonumber(ARGV[i+5]), ARGV[i+6], tonumber(ARGV[i+7])
+  local first = i + 8
+  i = first + 2 * nfires
+  local skey, rkey, qkey = schedp .. name, runsp .. name, queuep .. qname
   local current = redis.call('ZSCORE', KEYS[1], name)
-  local proceed = current and math.abs(tonumber(current) - tonumber(expected)) < 0.0005
-  local busy = false
-  if proceed and overlap == 'skip' then
-    local last = redis.call('HGET', skey, 'last_job_id')
-    if last then busy = busy_status[redis.call('HGET', jobprefix .. last, 'status') or ''] or false end
-  end
-  if proceed and missed > 0 then
-    redis.call('LPUSH', rkey, cjson.encode({status='missed', count=missed, fire_time=due_iso,
-      recorded_at=now}))
-  end
-  for _ = 1, nfires do
-    local jid, jkey, gkey, fire_iso, qkey, push, nfields = ARGV[i], ARGV[i+1], ARGV[i+2], ARGV[i+3],
-      ARGV[i+4], ARGV[i+5], tonumber(ARGV[i+6])
-    local first = i + 7
-    i = first + nfields * 2
-    if proceed then
+  if current and math.abs(tonumber(current) - tonumber(expected)) < 0.0005 then
+    local busy = false
+    if overlap == 'skip' then
+      local last = redis.call('HGET', skey, 'last_job_id')
+      if last then busy = busy_status[redis.call('HGET', jobp .. last, 'status') or ''] or false end
+    end
+    if missed > 0 then
+      redis.call('LPUSH', rkey, cjson.encode({status='missed', count=missed, fire_time=due_iso,
+        recorded_at=now}))
+    end
+    local template = nil
+    for f = first, i - 1, 2 do
+      local jid, fire_iso = ARGV[f], ARGV[f + 1]
+      local jkey = jobp .. jid
       if busy then
         skipped = skipped + 1
         redis.call('LPUSH', rkey, cjson.encode({status='skipped', reason='overlap', fire_time=fire_iso,
           recorded_at=now}))
-      elseif redis.call('EXISTS', jkey) == 0 and redis.call('SET', gkey, jid, 'NX', 'EX', ttl) then
-        redis.call('HSET', jkey, unpack(ARGV, first, i - 1))
-        redis.call(push, qkey, jid)
-        redis.call('SADD', KEYS[4], qkey)
-        redis.call('HSET', skey, 'last_job_id', jid, 'last_fire', fire_iso)
-        redis.call('LPUSH', rkey, cjson.encode({status='queued', fire_time=fire_iso, enqueued_at=now,
-          job_id=jid}))
-        fired = fired + 1
-        busy = overlap == 'skip'
+      else
+        template = template or redis.call('HGETALL', tplp .. name)
+        if #template == 0 then
+          -- Never write a job without its function: the scheduler rewrites templates after any change.
+          redis.call('LPUSH', rkey, cjson.encode({status='error', error='job template missing',
+            fire_time=fire_iso, recorded_at=now}))
+        elseif redis.call('EXISTS', jkey) == 0 and redis.call('SET', guardp .. jid, jid, 'NX', 'EX', ttl) then
+          redis.call('HSET', jkey, unpack(template))
+          redis.call('HSET', jkey, 'created_at', rqnow, 'enqueued_at', rqnow, 'status', 'queued',
+            'origin', qname)
+          redis.call('RPUSH', qkey, jid)
+          redis.call('SADD', KEYS[4], qkey)
+          redis.call('HSET', skey, 'last_job_id', jid, 'last_fire', fire_iso)
+          redis.call('LPUSH', rkey, cjson.encode({status='queued', fire_time=fire_iso, enqueued_at=now,
+            job_id=jid}))
+          fired = fired + 1
+          busy = overlap == 'skip'
+        end
       end
     end
-  end
-  if proceed then
     if nextscore == '' then
       redis.call('ZREM', KEYS[1], name)
     else
@@ -181,22 +200,55 @@ return {moved, more, slow}
 )
 
 #: KEYS: rq-scheduler set, leader, fence, rq:queues. ARGV: owner, token, now, enqueued_at, queue
-#: prefix, job prefix, ids... Moves the given one-shot jobs that are due and still in the set.
-MOVE_SCHEDULER_IDS = (
+#: prefix, job prefix, batch. Moves due one-shot jobs; returns {moved, seen, periodic ids, other ids}:
+#: periodic (interval/cron without repeat count) get their next time from Python, others (repeat
+#: counts, dependencies, rate limits, custom queue classes) go through rq-scheduler's own code.
+MOVE_SCHEDULER_SET = (
+    _FENCE
+    + _QUEUE_JOB
+    + """
+if not fenced(ARGV[1], ARGV[2]) then return -1 end
+local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[3], 'LIMIT', 0, tonumber(ARGV[7]))
+local moved, periodic, other = 0, {}, {}
+local function has(text, word) return text and string.find(text, word, 1, true) ~= nil end
+for _, id in ipairs(ids) do
+  local jkey = ARGV[6] .. id
+  local f = redis.call('HMGET', jkey, 'origin', 'meta', 'dependency_ids', 'rate_limit_key')
+  local meta = f[2]
+  if not f[1] and redis.call('EXISTS', jkey) == 0 then
+    redis.call('ZREM', KEYS[1], id)
+  elseif not f[1] or f[3] or f[4] or has(meta, 'repeat') or has(meta, 'queue_class_name') then
+    table.insert(other, id)
+  elseif has(meta, 'interval') or has(meta, 'cron_string') then
+    table.insert(periodic, id)
+  else
+    redis.call('ZREM', KEYS[1], id)
+    queue_job(jkey, ARGV[5] .. f[1], id, ARGV[4])
+    moved = moved + 1
+  end
+end
+return {moved, #ids, periodic, other}
+"""
+)
+
+#: KEYS: rq-scheduler set, leader, fence, rq:queues. ARGV: owner, token, now, enqueued_at, queue
+#: prefix, job prefix, then (id, next score) pairs: queue each due job and put it back for its next run.
+MOVE_SCHEDULER_PERIODIC = (
     _FENCE
     + _QUEUE_JOB
     + """
 if not fenced(ARGV[1], ARGV[2]) then return -1 end
 local now = tonumber(ARGV[3])
 local moved = 0
-for n = 7, #ARGV do
+for n = 7, #ARGV, 2 do
   local id = ARGV[n]
   local score = redis.call('ZSCORE', KEYS[1], id)
-  if score and tonumber(score) <= now and redis.call('ZREM', KEYS[1], id) == 1 then
+  if score and tonumber(score) <= now then
     local jkey = ARGV[6] .. id
     local origin = redis.call('HGET', jkey, 'origin')
     if origin then
       queue_job(jkey, ARGV[5] .. origin, id, ARGV[4])
+      redis.call('ZADD', KEYS[1], ARGV[n + 1], id)
       moved = moved + 1
     end
   end
@@ -247,7 +299,8 @@ _SOURCES = {
     "release_lease": RELEASE_LEASE,
     "fire": FIRE,
     "move_registries": MOVE_REGISTRIES,
-    "move_scheduler_ids": MOVE_SCHEDULER_IDS,
+    "move_scheduler_set": MOVE_SCHEDULER_SET,
+    "move_scheduler_periodic": MOVE_SCHEDULER_PERIODIC,
     "earliest": EARLIEST,
     "record_outcome": RECORD_OUTCOME,
 }

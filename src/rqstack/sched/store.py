@@ -5,6 +5,7 @@ from __future__ import annotations
 import builtins
 import json
 import logging
+import secrets
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -176,8 +177,10 @@ class ScheduleStore:
                 constants.SCHEDULE_NAMES_KEY,
                 constants.SCHEDULE_DUE_KEY,
                 runs_key(name),
+                constants.SCHEDULE_JOB_TEMPLATE_KEY_PREFIX + name,
+                constants.SCHEDULE_VERSION_KEY,
             ],
-            args=[name],
+            args=[name, _version_start()],
         )
         if not existed:
             self.get(name)
@@ -204,7 +207,12 @@ class ScheduleStore:
         keep = existing is not None and existing.enabled and existing.timing == schedule.timing
         due = "" if not schedule.enabled else repr(next_after(schedule, now).timestamp())
         result = scripts.script(self.connection, "save_schedule")(
-            keys=[schedule_key(schedule.name), constants.SCHEDULE_NAMES_KEY, constants.SCHEDULE_DUE_KEY],
+            keys=[
+                schedule_key(schedule.name),
+                constants.SCHEDULE_NAMES_KEY,
+                constants.SCHEDULE_DUE_KEY,
+                constants.SCHEDULE_VERSION_KEY,
+            ],
             args=[
                 mode,
                 schedule.name,
@@ -212,12 +220,17 @@ class ScheduleStore:
                 due,
                 "1" if keep else "0",
                 constants.SCHEDULER_WAKE_CHANNEL,
+                _version_start(),
             ],
         )
         if result != 1:
             return None
         logger.info("saved schedule %s (%s)", schedule.name, mode)
         return schedule
+
+
+def _version_start() -> int:
+    return secrets.randbits(48)
 
 
 def _decode(raw: bytes | str) -> Schedule:
