@@ -29,9 +29,9 @@ def main(ctx: click.Context, verbose: bool) -> None:
 
 
 def _register() -> None:
-    from rqstack.cli import cron, jobs, run, scheduler, schedules, status
+    from rqstack.cli import cron, jobs, presets, run, scheduler, schedules, status
 
-    for module in (jobs, run, status, cron, schedules, scheduler):
+    for module in (jobs, run, status, cron, schedules, scheduler, presets):
         for command in module.COMMANDS:
             main.add_command(command)
 
