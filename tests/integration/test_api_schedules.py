@@ -166,3 +166,17 @@ def test_openapi_lists_every_route(client: FlaskClient) -> None:
         if rule.rule.startswith("/api/")
     }
     assert app_routes == set(document["paths"])
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"timeout": {"x": 1}}, "timeout"),
+        ({"every": 1e300, "cron": None}, "every"),
+        ({"misfire_grace": [1]}, "misfire_grace"),
+    ],
+)
+def test_malformed_durations_are_422(client: FlaskClient, changes: dict[str, Any], field: str) -> None:
+    response = client.post("/api/schedules", json={**NIGHTLY, **changes})
+    assert response.status_code == 422, response.get_json()
+    assert response.get_json()["error"]["field"] == field

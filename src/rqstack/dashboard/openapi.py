@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from rqstack import __name__ as package_name
@@ -272,7 +273,7 @@ def _paths() -> dict[str, Any]:
             "put": _op(
                 "Create or replace a schedule",
                 {"200": schedule, "201": _json(_ref("Schedule"), "Created")},
-                _WRITE_ERRORS,
+                (*_WRITE_ERRORS, 404),
                 requestBody=_body(_ref("ScheduleInput")),
             ),
             "patch": _op(
@@ -344,9 +345,14 @@ def _paths() -> dict[str, Any]:
     }
 
 
-def openapi_document() -> dict[str, Any]:
-    """The whole document (OpenAPI 3.1)."""
+def openapi_document(job_names: list[str] | None = None) -> dict[str, Any]:
+    """The whole document (OpenAPI 3.1); ``job_names`` become the enum of the ``job`` fields."""
     from importlib.metadata import version
+
+    schemas = copy.deepcopy(_SCHEMAS)
+    if job_names:
+        for name in ("EnqueueRequest", "ScheduleInput"):
+            schemas[name]["properties"]["job"] = {"type": "string", "enum": sorted(job_names)}
 
     return {
         "openapi": "3.1.0",
@@ -360,7 +366,7 @@ def openapi_document() -> dict[str, Any]:
         "security": [{"bearer": []}],
         "paths": _paths(),
         "components": {
-            "schemas": _SCHEMAS,
+            "schemas": schemas,
             "responses": _error_responses(),
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
         },

@@ -16,6 +16,9 @@ from rqstack.settings import Settings
 
 api = Blueprint("api", __name__, url_prefix="/api")
 
+#: Longest delay, timeout, interval or retry interval accepted; beyond it datetime arithmetic overflows.
+MAX_DURATION_SECONDS = 10 * 366 * 86400
+
 
 def connection() -> redis.Redis:
     """The app's Redis client."""

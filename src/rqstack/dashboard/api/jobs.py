@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -10,7 +9,7 @@ from flask import Response, jsonify, url_for
 from rq.job import Job
 
 from rqstack.constants import NAME_RE
-from rqstack.dashboard.api.base import api, connection, json_body, parse_time
+from rqstack.dashboard.api.base import MAX_DURATION_SECONDS, api, connection, json_body, parse_time
 from rqstack.dashboard.http_errors import Conflict, MalformedRequest
 from rqstack.durations import parse_duration
 from rqstack.errors import AlreadyExists, BadInput, NotFound, RqstackError
@@ -175,8 +174,8 @@ def _duration(data: Mapping[str, Any], key: str, *, allow_zero: bool = False) ->
     if isinstance(value, bool) or not isinstance(value, str | int | float):
         raise BadInput(f"{key} must be a duration like '10m' or seconds, got {value!r}", field=key)
     seconds = parse_duration(value, field=key, allow_zero=allow_zero)
-    if not math.isfinite(seconds):
-        raise BadInput(f"{key} must be a finite duration, got {value!r}", field=key)
+    if not seconds <= MAX_DURATION_SECONDS:
+        raise BadInput(f"{key} must be at most 10 years, got {value!r}; nothing was queued", field=key)
     return seconds
 
 
@@ -193,7 +192,7 @@ def _intervals(value: Any) -> list[float] | None:
         if isinstance(item, bool) or not isinstance(item, str | int | float):
             raise BadInput(f"retry_interval item {item!r} is not a duration", field="retry_interval")
         seconds = parse_duration(item, field="retry_interval", allow_zero=True)
-        if not math.isfinite(seconds):
-            raise BadInput(f"retry_interval item {item!r} is not finite", field="retry_interval")
+        if not seconds <= MAX_DURATION_SECONDS:
+            raise BadInput(f"retry_interval item {item!r} is over 10 years", field="retry_interval")
         out.append(seconds)
     return out

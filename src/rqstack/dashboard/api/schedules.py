@@ -7,7 +7,8 @@ from typing import Any
 from flask import Response, jsonify, url_for
 
 from rqstack.constants import NAME_RE, RUN_HISTORY_LIMIT
-from rqstack.dashboard.api.base import api, int_arg, json_object, store
+from rqstack.dashboard.api.base import MAX_DURATION_SECONDS, api, int_arg, json_object, store
+from rqstack.durations import parse_duration
 from rqstack.errors import BadInput, NotFound
 from rqstack.sched.control import run_now
 from rqstack.sched.cron import describe_cron
@@ -16,6 +17,8 @@ from rqstack.sched.store import StoredSchedule
 
 #: Set by the store, never by a client.
 READ_ONLY_FIELDS = frozenset({"created_at", "updated_at"})
+#: Fields holding a duration (``"10m"`` or seconds); checked for shape before the model reads them.
+DURATION_FIELDS = frozenset({"every", "timeout", "misfire_grace", "retry_interval"})
 
 
 def schedule_json(stored: StoredSchedule) -> dict[str, Any]:
@@ -105,6 +108,20 @@ def _refuse_read_only(data: dict[str, Any]) -> None:
     given = sorted(READ_ONLY_FIELDS & set(data))
     if given:
         raise BadInput(f"field(s) {', '.join(given)} are set by rqstack; leave them out", field=given[0])
+    for key in DURATION_FIELDS & set(data):
+        value = data[key]
+        items = value if key == "retry_interval" and isinstance(value, list) else [value]
+        for item in items:
+            if item is None:
+                continue
+            if isinstance(item, bool) or not isinstance(item, str | int | float):
+                raise BadInput(
+                    f"{key} must be a duration like '10m' or a number of seconds, got {item!r}; "
+                    "the schedule was not saved",
+                    field=key,
+                )
+            if parse_duration(item, field=key, allow_zero=True) > MAX_DURATION_SECONDS:
+                raise BadInput(f"{key} must be at most 10 years; the schedule was not saved", field=key)
 
 
 def _known(name: str) -> str:

@@ -13,6 +13,7 @@ from rqstack.errors import BadInput, RqstackError
 from rqstack.sched.control import pause_scheduler, resume_scheduler, scheduler_status
 from rqstack.sched.cron import describe_cron, fire_times, parse_cron, validate_timezone
 from rqstack.status import stack_status
+from rqstack.worker.jobs.registry import registered_jobs
 
 MAX_PREVIEW = 50
 
@@ -89,4 +90,4 @@ def resume() -> Response:
 @api.get("/openapi.json")
 def openapi() -> Response:
     """The OpenAPI 3 description of this API."""
-    return jsonify(openapi_document())
+    return jsonify(openapi_document([definition.name for definition in registered_jobs()]))
