@@ -32,7 +32,11 @@ class Workers:
 
     def start(self, *flags: str) -> subprocess.Popen[bytes]:
         """A worker on the default queue with ``flags``."""
-        argv = [sys.executable, "-m", "rqstack", "worker", *flags]
+        return self.start_command("worker", *flags)
+
+    def start_command(self, *args: str) -> subprocess.Popen[bytes]:
+        """A long-running ``rqstack ARGS`` process."""
+        argv = [sys.executable, "-m", "rqstack", *args]
         process = subprocess.Popen(argv, env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         self.processes.append(process)
         return process
@@ -122,6 +126,25 @@ def test_sigkilled_workers_jobs_are_retried_or_failed_quickly(
     wait_for(lambda: status(connection, retried) == "finished")
     assert connection.zcard("rq:wip:default") == 0
     print(f"recovery after SIGKILL: {recovery:.2f}s")
+
+
+def test_a_retry_waits_its_interval_then_runs_via_the_scheduler(
+    workers: Workers, connection: redis.Redis
+) -> None:
+    request = EnqueueRequest(
+        "demo.fail", kwargs={"message": "flaky"}, retry=1, retry_intervals="0.5s", job_id="again"
+    )
+    job = enqueue(connection, request).job_id
+    workers.start()
+    wait_for(lambda: status(connection, job) == "scheduled")
+    due = connection.zscore("rq:scheduled:default", job)
+    assert due is not None
+    workers.start_command("scheduler")
+    wait_for(lambda: status(connection, job) == "failed")
+    results = connection.xrange(f"rq:results:{job}")
+    assert len(results) == 2
+    second_start = float(results[1][1][b"execution_started_at"])
+    assert second_start >= due
 
 
 def test_sigterm_lets_the_running_job_finish(workers: Workers, connection: redis.Redis) -> None:

@@ -128,6 +128,8 @@ class FastWorker:
         finally:
             self._done.set()
             listener.stop()
+            # Wakes the listener's blocking read so it sees the stop now, not after its poll timeout.
+            self.connection.publish(RQ_PUBSUB_CHANNEL_PREFIX + self.name, '{"command": "wake"}')
             self._shutdown()
             # Joined so no thread outlives work(): tests and embedding programs get a quiet process.
             listener.join(timeout=2)
@@ -154,12 +156,11 @@ class FastWorker:
         pre: tuple[str, str] | None = None
         while self._stop_at is None:
             if not self._buffer:
-                if not self._claim(pre) and self._stop_at is None:
+                got, pre = self._claim(pre), None
+                if not got and self._stop_at is None:
                     if burst:
                         return
                     pre = self._wait_for_work()
-                    continue
-                pre = None
                 continue
             claimed = self._buffer.popleft()
             began = time.monotonic()
@@ -172,6 +173,8 @@ class FastWorker:
                 self._flush()
             elif self._pending and time.monotonic() - self._pending_since > FLUSH_AFTER_SECONDS:
                 self._flush()
+        if pre is not None:  # popped while waiting, then told to stop: it goes back to the head
+            self.connection.lpush(RQ_QUEUE_KEY_PREFIX + pre[0], pre[1])
 
     def _claim(self, pre: tuple[str, str] | None, limit: int | None = None) -> bool:
         """Finish pending successes and claim up to a batch of jobs in one round trip."""

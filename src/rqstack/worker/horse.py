@@ -8,6 +8,7 @@ segfaults, leaks memory or blocks in C code cannot take the worker down with it.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import logging
 import os
 import random
@@ -145,6 +146,7 @@ class Horse:
 
 def _serve(connection: redis.Redis, conn: Connection, max_jobs: int) -> None:  # pragma: no cover - child
     random.seed()
+    _die_with_parent()
     # The worker decides about shutdown; Ctrl-C reaching the whole process group must not kill a job.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
@@ -165,3 +167,12 @@ def _serve(connection: redis.Redis, conn: Connection, max_jobs: int) -> None:  #
         job.restore(fields)
         outcome = run_job(job)
         conn.send((outcome.kind, outcome.result_b64, outcome.exc_string, outcome.retryable))
+
+
+def _die_with_parent() -> None:  # pragma: no cover - child
+    # A SIGKILLed worker must not leave its horse running a job the reaper is about to retry elsewhere.
+    try:
+        libc = ctypes.CDLL(None)
+        libc.prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG (Linux)
+    except (OSError, AttributeError):
+        logger.debug("PR_SET_PDEATHSIG unavailable; an orphaned horse ends when it next reads its pipe")

@@ -32,7 +32,7 @@ class WorkerOptions:
     isolated: bool = False
     horse_max_jobs: int = constants.HORSE_MAX_JOBS
     #: Longest blocking wait for work; bounds how long an idle worker takes to notice SIGTERM.
-    idle_wait: float = 1.0
+    idle_wait: float = 0.25
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> WorkerOptions:
