@@ -149,3 +149,24 @@ def test_job_info_of_a_failed_job(connection: redis.Redis) -> None:
     assert info["id"] == queued.job_id and info["job"] == "demo.fail" and info["queue"] == "default"
     assert "disk on fire" in info["error"] and info["attempts"] == 1
     assert isinstance(info["duration"], float)
+
+
+def test_missed_schedule_alert_names_the_schedule_and_time(http_peer: HttpPeer) -> None:
+    info = {
+        "schedule": "nightly-backup",
+        "job": "backup.postgres",
+        "missed": 3,
+        "fire_time": "2026-11-25T03:00:00+09:00",
+    }
+    outcomes = deliver_event(None, Settings(slack_webhook_url=http_peer.url()), "missed", info, policy=FAST)
+    assert outcomes["slack"].ok
+    (body,) = http_peer.bodies()
+    assert body["text"] == (
+        ":warning: *schedule nightly-backup missed 3 run(s)*\nDue at: 2026-11-25T03:00:00+09:00"
+    )
+
+
+def test_sparse_job_info_still_alerts(http_peer: HttpPeer) -> None:
+    dispatch_job_event(None, Settings(alert_webhook_url=http_peer.url()), "failed", {}, policy=FAST)
+    (body,) = http_peer.bodies()
+    assert body["title"] == "job failed" and body["job"] == {}
