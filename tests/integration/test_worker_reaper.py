@@ -1,0 +1,61 @@
+"""The reaper against a real redis-server: entries of dead workers are retried or failed, once."""
+
+from __future__ import annotations
+
+import time
+
+import redis
+from rq.job import Job, JobStatus
+
+from rqstack.serializer import JSONFirstSerializer
+from rqstack.worker.enqueue import EnqueueRequest, enqueue
+from rqstack.worker.jobs.registry import load_jobs
+from rqstack.worker.reaper import reap_abandoned, reap_if_due
+
+
+def started_by_dead_worker(connection: redis.Redis, retry: int, job_id: str, beat_age: float = 30) -> None:
+    """A job left in rq:wip by a worker whose key and execution record have expired."""
+    load_jobs()
+    enqueue(connection, EnqueueRequest("demo.sleep", retry=retry, job_id=job_id))
+    connection.lrem("rq:queue:default", 0, job_id)
+    connection.hset(f"rq:job:{job_id}", mapping={"status": "started", "worker_name": "gone"})
+    connection.zadd("rq:wip:default", {f"{job_id}:exec1": time.time() - beat_age})
+
+
+def status(connection: redis.Redis, job_id: str) -> JobStatus:
+    return Job.fetch(job_id, connection=connection, serializer=JSONFirstSerializer).get_status()
+
+
+def test_abandoned_job_with_retries_goes_back_to_its_queue(connection: redis.Redis) -> None:
+    started_by_dead_worker(connection, retry=2, job_id="again")
+    [reaped] = reap_abandoned(connection)
+    assert reaped.outcome == "retrying"
+    assert status(connection, "again") == JobStatus.QUEUED
+    assert connection.lrange("rq:queue:default", 0, -1) == [b"again"]
+    assert connection.hget("rq:job:again", "retries_left") == b"1"
+    assert connection.zcard("rq:wip:default") == 0
+
+
+def test_abandoned_job_without_retries_fails_naming_the_worker(connection: redis.Redis) -> None:
+    started_by_dead_worker(connection, retry=0, job_id="lost")
+    [reaped] = reap_abandoned(connection)
+    assert reaped.outcome == "failed"
+    assert "worker gone died while running this job (no heartbeat since" in reaped.error
+    assert status(connection, "lost") == JobStatus.FAILED
+    assert connection.zscore("rq:failed:default", "lost") is not None
+    assert reap_abandoned(connection) == []  # handled once
+
+
+def test_live_entries_are_left_alone(connection: redis.Redis) -> None:
+    started_by_dead_worker(connection, retry=0, job_id="alive", beat_age=-30)
+    connection.hset("rq:execution:alive:exec1", "worker_name", "busy-worker")
+    connection.set("rq:worker:busy-worker", "x")
+    assert reap_abandoned(connection) == []
+    assert status(connection, "alive") == JobStatus.STARTED
+
+
+def test_only_one_reaper_runs_per_interval(connection: redis.Redis) -> None:
+    started_by_dead_worker(connection, retry=0, job_id="once")
+    assert len(reap_if_due(connection, "worker-a", 60)) == 1
+    started_by_dead_worker(connection, retry=0, job_id="twice")
+    assert reap_if_due(connection, "worker-b", 60) == []
