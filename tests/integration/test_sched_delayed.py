@@ -121,3 +121,57 @@ def test_run_loop_wakes_for_new_work_and_is_never_early(connection: redis.Redis)
         assert enqueued >= due, f"{job_id} moved {(due - enqueued).total_seconds() * 1000:.3f} ms early"
         lateness.append((enqueued - due).total_seconds())
     print(f"move lateness max {max(lateness) * 1000:.2f} ms")
+
+
+def test_stock_rq_worker_runs_what_the_scheduler_queued(connection: redis.Redis) -> None:
+    from rq import SimpleWorker
+    from rq_scheduler import Scheduler as RQScheduler
+
+    from rqstack.sched.model import Schedule
+    from rqstack.sched.store import ScheduleStore
+    from rqstack.serializer import JSONFirstSerializer
+
+    ScheduleStore(connection, clock=lambda: T0).create(
+        Schedule("sum", "demo.add", every=60, kwargs={"a": 1, "b": 2}, retry=2, retry_interval=(1.0,))
+    )
+    delayed = enqueue(
+        connection, EnqueueRequest("demo.add", args=[2, 3], at=T0 + timedelta(seconds=5)), now=T0
+    )
+    stock = RQScheduler(connection=connection).enqueue_at(T0.replace(tzinfo=None), "builtins.len", "abc")
+    assert Scheduler(connection).tick(T0 + timedelta(minutes=1)).fired == 1
+    queue = Queue("default", connection=connection, serializer=JSONFirstSerializer)
+    assert SimpleWorker([queue], connection=connection, serializer=JSONFirstSerializer).work(burst=True)
+    fired = Job.fetch(
+        f"sum-{int((T0 + timedelta(minutes=1)).timestamp())}",
+        connection=connection,
+        serializer=JSONFirstSerializer,
+    )
+    assert (fired.get_status(), fired.return_value(), fired.retries_left) == ("finished", 3, 2)
+    moved = Job.fetch(delayed.job_id, connection=connection, serializer=JSONFirstSerializer)
+    assert (moved.get_status(), moved.return_value()) == ("finished", 5)
+    assert Job.fetch(stock.id, connection=connection, serializer=JSONFirstSerializer).return_value() == 3
+
+
+def test_run_loop_finds_work_added_without_a_wake_up(connection: redis.Redis) -> None:
+    scheduler = Scheduler(connection, max_sleep=1.0)
+    thread = threading.Thread(target=scheduler.run, daemon=True)
+    thread.start()
+    try:
+        time.sleep(0.15)
+        queue = Queue("quiet", connection=connection)
+        job = queue.create_job("builtins.print", args=("quiet",))
+        due = time.time() + 0.3
+        # Written the way stock producers do it: no publish on the wake channel.
+        with connection.pipeline() as pipe:
+            queue.schedule_job(job, datetime.fromtimestamp(due, UTC), pipeline=pipe)
+            pipe.zadd(constants.RQ_SCHEDULED_REGISTRY_PREFIX + "quiet", {job.id: due})
+            pipe.execute()
+        deadline = time.monotonic() + 3
+        while not connection.llen(constants.RQ_QUEUE_KEY_PREFIX + "quiet") and time.monotonic() < deadline:
+            time.sleep(0.005)
+    finally:
+        scheduler.request_stop()
+        thread.join(5)
+    enqueued = utcparse(connection.hget(constants.RQ_JOB_KEY_PREFIX + job.id, "enqueued_at").decode())
+    assert enqueued.timestamp() >= due
+    print(f"unannounced job moved {(enqueued.timestamp() - due) * 1000:.2f} ms after its time")

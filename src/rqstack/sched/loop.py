@@ -24,6 +24,8 @@ logger = logging.getLogger(__name__)
 _CONNECTION_ERRORS = (redis.ConnectionError, redis.TimeoutError, OSError)
 #: Wake this long before a due instant and finish the wait with a short precise sleep.
 _WAKE_EARLY = 0.002
+#: While asleep, the leader rechecks the due indexes this often for entries added without a publish.
+_REPOLL = 0.1
 _BACKOFF_MIN, _BACKOFF_MAX = 0.05, 2.0
 
 
@@ -181,9 +183,17 @@ class Scheduler:
         if result.next_due is not None and not result.paused:
             # Something due already (added while we moved): look again almost at once.
             deadline = min(deadline, max(result.next_due, now + 0.001))
-        coarse = deadline - now - _WAKE_EARLY
-        if coarse > 0 and result.leader and self._wait_for_wake(coarse):
-            return
+        while result.leader and not self._stop.is_set():
+            coarse = deadline - self.clock() - _WAKE_EARLY
+            if coarse <= 0:
+                break
+            if self._wait_for_wake(min(coarse, _REPOLL)):
+                return
+            if coarse > _REPOLL:
+                # Stock RQ and rq-scheduler producers publish no wake-up: look for earlier work ourselves.
+                earliest, paused = self._earliest()
+                if earliest is not None and not paused:
+                    deadline = min(deadline, max(earliest, self.clock() + 0.001))
         # Precise tail: never tick before the due instant, and not more than ~0.1 ms after it.
         while (left := deadline - self.clock()) > 0 and not self._stop.is_set():
             time.sleep(left if left < 0.001 else left - 0.0005)
