@@ -124,3 +124,14 @@ def test_sigterm_releases_the_lease_and_exits_0(fleet: Fleet, own_redis: object)
     assert first.wait(5) == 0
     # Released, not expired: the follower takes over within its poll interval.
     wait_for(lambda: leader_pid(client) == second.pid, 1.0)
+
+
+def test_scheduler_started_before_redis_waits_for_it(fleet: Fleet, own_redis: object) -> None:
+    fleet.run_cli("cron", "add", "tick", "demo.echo", "--every", "1s")
+    own_redis.stop()  # type: ignore[attr-defined]
+    process = fleet.start()
+    time.sleep(1.0)
+    assert process.poll() is None, "the scheduler gave up while Redis was down"
+    own_redis.start()  # type: ignore[attr-defined]
+    client = own_redis.client()  # type: ignore[attr-defined]
+    wait_for(lambda: len(fired_ids(client)) >= 1, 10)

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import logging
 import signal
 from types import FrameType
 
 import click
 
 from rqstack.cli.common import State, pass_state
+from rqstack.connection import client_from_url, redis_url
 from rqstack.constants import SCHEDULER_MAX_SLEEP_SECONDS
 from rqstack.durations import parse_duration
+from rqstack.errors import RedisUnavailable
 from rqstack.sched.loop import Scheduler
+
+logger = logging.getLogger(__name__)
 
 
 @click.command("scheduler")
@@ -27,7 +32,15 @@ def scheduler_command(state: State, interval: str, burst: bool) -> None:
     """Fire schedules and move due delayed jobs (RQ's and rq-scheduler's); any number may run."""
     max_sleep = parse_duration(interval, field="interval")
     state.load_jobs()
-    scheduler = Scheduler(state.connection(), max_sleep=min(max_sleep, 60.0))
+    try:
+        connection = state.connection()
+    except RedisUnavailable as exc:
+        if burst:
+            raise
+        # Started before Redis (honcho, systemd, a restart): wait for it instead of exiting.
+        logger.warning("%s; the scheduler keeps retrying", exc.message)
+        connection = client_from_url(redis_url(state.settings))
+    scheduler = Scheduler(connection, max_sleep=min(max_sleep, 60.0))
 
     def stop(signum: int, frame: FrameType | None) -> None:
         scheduler.request_stop()

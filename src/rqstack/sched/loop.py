@@ -76,8 +76,14 @@ class Scheduler:
 
     def tick(self, now: datetime) -> TickResult:
         """One pass at ``now``: renew the lease, fire due schedules, move due jobs, find the next due."""
-        if self.use_lease and not self.lease.acquire():
-            return TickResult(leader=False)
+        if self.use_lease:
+            previous = self.lease.token
+            if not self.lease.acquire():
+                if previous:
+                    logger.warning("scheduler %s lost the lease; another scheduler leads now", self.owner)
+                return TickResult(leader=False)
+            if self.lease.token != previous:
+                logger.info("scheduler %s leads (fence %s)", self.owner, self.lease.token)
         fence = self.lease.fence_args() if self.use_lease else ["", ""]
         paused = self.connection.hget(constants.SCHEDULER_STATE_KEY, "paused") in (b"1", "1")
         fired = skipped = missed = moved = 0
