@@ -28,6 +28,15 @@ from rqstack.worker.alerts.channels import (
     send_slack,
     send_webhook,
 )
+from rqstack.worker.alerts.delivery import reset_pauses
+
+
+@pytest.fixture(autouse=True)
+def fresh_pauses() -> Iterator[None]:
+    """No channel paused by an earlier test (ports are reused, so targets can repeat)."""
+    reset_pauses()
+    yield
+    reset_pauses()
 
 
 @dataclass

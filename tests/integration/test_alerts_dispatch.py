@@ -8,7 +8,7 @@ import time
 import pytest
 import redis
 from rq.job import Job
-from test_alerts_channels import HttpPeer, SmtpPeer, http_peer, smtp_peer
+from test_alerts_channels import HttpPeer, SmtpPeer, fresh_pauses, http_peer, smtp_peer
 
 from rqstack.connection import free_port
 from rqstack.constants import ALERT_ON_SUCCESS_META_KEY
@@ -22,11 +22,12 @@ from rqstack.worker.alerts import (
     job_info,
     recent_alerts,
 )
+from rqstack.worker.alerts.delivery import reset_pauses
 from rqstack.worker.enqueue import EnqueueRequest, enqueue
 from rqstack.worker.jobs.registry import load_jobs
 from rqstack.worker.runner import build_worker
 
-__all__ = ["http_peer", "smtp_peer"]
+__all__ = ["fresh_pauses", "http_peer", "smtp_peer"]
 
 FAST = DeliveryPolicy(attempts=3, first_delay=0.05, max_delay=0.1, attempt_timeout=1.0, deadline=5.0)
 FAILED = {
@@ -170,3 +171,16 @@ def test_sparse_job_info_still_alerts(http_peer: HttpPeer) -> None:
     dispatch_job_event(None, Settings(alert_webhook_url=http_peer.url()), "failed", {}, policy=FAST)
     (body,) = http_peer.bodies()
     assert body["title"] == "job failed" and body["job"] == {}
+
+
+def test_a_channel_that_failed_is_paused_instead_of_holding_every_job(http_peer: HttpPeer) -> None:
+    dead = Settings(
+        slack_webhook_url=f"http://127.0.0.1:{free_port()}/hook", alert_webhook_url=http_peer.url()
+    )
+    first = deliver_event(None, dead, "failed", FAILED, policy=FAST)
+    assert first["slack"].attempts == 3 and first["webhook"].ok
+    second = deliver_event(None, dead, "failed", FAILED, policy=FAST)
+    assert second["slack"].attempts == 0 and "skipped" in (second["slack"].error or "")
+    assert second["webhook"].ok  # the healthy channel is not paused
+    reset_pauses()
+    assert deliver_event(None, dead, "failed", FAILED, policy=FAST)["slack"].attempts == 3

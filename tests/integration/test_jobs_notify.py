@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import redis
 from rq.job import Job
-from test_alerts_channels import HttpPeer, SmtpPeer, http_peer, smtp_peer
+from test_alerts_channels import HttpPeer, SmtpPeer, fresh_pauses, http_peer, smtp_peer
 
 from rqstack.connection import free_port
 from rqstack.errors import BadInput, ConfigError
@@ -16,7 +16,7 @@ from rqstack.worker.jobs.notify import backlog, notify_email, notify_slack, noti
 from rqstack.worker.jobs.registry import load_jobs
 from rqstack.worker.runner import build_worker
 
-__all__ = ["http_peer", "smtp_peer"]
+__all__ = ["fresh_pauses", "http_peer", "smtp_peer"]
 
 
 @pytest.fixture(autouse=True)

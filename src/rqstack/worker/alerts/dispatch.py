@@ -22,7 +22,7 @@ from rqstack.worker.alerts.channels import (
     send_slack,
     send_webhook,
 )
-from rqstack.worker.alerts.delivery import DEFAULT_POLICY, DeliveryPolicy, Outcome, Send, deliver_all
+from rqstack.worker.alerts.delivery import DEFAULT_POLICY, Channel, DeliveryPolicy, Outcome, deliver_all
 
 logger = logging.getLogger(__name__)
 
@@ -80,7 +80,7 @@ def wants_success_alert(settings: Settings, job_info: Mapping[str, Any]) -> bool
     return "*" in names or bool(names & {job_info.get("job"), job_info.get("schedule")})
 
 
-def channel_sends(settings: Settings, event: str, job_info: Mapping[str, Any]) -> dict[str, Send]:
+def channel_sends(settings: Settings, event: str, job_info: Mapping[str, Any]) -> dict[str, Channel]:
     """One send per configured channel for an event; a misconfigured channel is logged and left out."""
     title, text = describe_event(event, job_info)
     payload = event_payload(event, job_info, title=title, text=text)
@@ -90,21 +90,21 @@ def channel_sends(settings: Settings, event: str, job_info: Mapping[str, Any]) -
 
 def message_sends(
     settings: Settings, *, title: str, text: str, payload: dict[str, Any], body: str | None = None
-) -> dict[str, Send]:
+) -> dict[str, Channel]:
     """Sends of one message: ``text`` to Slack, ``payload`` to the webhook, ``body`` (or text) by mail."""
-    sends: dict[str, Send] = {}
+    sends: dict[str, Channel] = {}
     try:
         if settings.slack_webhook_url:
             url = check_http_url(settings.slack_webhook_url, "RQSTACK_SLACK_WEBHOOK_URL")
-            sends["slack"] = partial(_slack, url, text)
+            sends["slack"] = Channel(partial(_slack, url, text), url)
         if settings.alert_webhook_url:
             hook = check_http_url(settings.alert_webhook_url, "RQSTACK_ALERT_WEBHOOK_URL")
-            sends["webhook"] = partial(_webhook, hook, payload)
+            sends["webhook"] = Channel(partial(_webhook, hook, payload), hook)
         if settings.smtp_url and settings.alert_email:
             recipients = check_recipients(settings.alert_email, "RQSTACK_ALERT_EMAIL")
-            sends["email"] = partial(
-                _email, settings.smtp_url, recipients, f"[rqstack] {title}", body or text
-            )
+            subject = f"[rqstack] {title}"
+            mail = partial(_email, settings.smtp_url, recipients, subject, body or text)
+            sends["email"] = Channel(mail, settings.smtp_url)
         elif settings.smtp_url or settings.alert_email:
             logger.warning("email alerts need both RQSTACK_SMTP_URL and RQSTACK_ALERT_EMAIL; email skipped")
     except RqstackError as exc:
