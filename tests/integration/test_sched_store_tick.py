@@ -200,3 +200,22 @@ def test_unrunnable_schedule_is_recorded_and_moved_on(connection: redis.Redis) -
     assert result.fired == 0
     assert ScheduleStore(connection).next_due("u") == T0 + timedelta(minutes=2)
     assert ScheduleStore(connection).history("u")[0]["status"] == "error"
+
+
+def _commands_per_idle_tick(connection: redis.Redis, scheduler: Scheduler, moment: datetime) -> int:
+    scheduler.tick(moment)
+    connection.config_resetstat()
+    scheduler.tick(moment)
+    stats = connection.info("commandstats")
+    return sum(int(v["calls"]) for k, v in stats.items() if k not in ("cmdstat_config", "cmdstat_info"))
+
+
+def test_idle_tick_work_does_not_grow_with_the_number_of_schedules(connection: redis.Redis) -> None:
+    store = store_at(connection, T0)
+    store.create(Schedule("s0", "demo.echo", cron="0 0 1 1 *"))
+    few = _commands_per_idle_tick(connection, Scheduler(connection), T0 + timedelta(hours=1))
+    connection.flushall()
+    for n in range(500):
+        store.create(Schedule(f"s{n}", "demo.echo", cron="0 0 1 1 *"))
+    many = _commands_per_idle_tick(connection, Scheduler(connection), T0 + timedelta(hours=1))
+    assert 0 < few == many

@@ -225,7 +225,7 @@ class ScheduleStore:
         )
         if result != 1:
             return None
-        logger.info("saved schedule %s (%s)", schedule.name, mode)
+        logger.debug("saved schedule %s (%s)", schedule.name, mode)
         return schedule
 
 
