@@ -219,3 +219,22 @@ def test_idle_tick_work_does_not_grow_with_the_number_of_schedules(connection: r
         store.create(Schedule(f"s{n}", "demo.echo", cron="0 0 1 1 *"))
     many = _commands_per_idle_tick(connection, Scheduler(connection), T0 + timedelta(hours=1))
     assert 0 < few == many
+
+
+def test_running_scheduler_picks_up_a_new_schedule_without_restart(connection: redis.Redis) -> None:
+    import threading
+    import time
+
+    scheduler = Scheduler(connection)
+    thread = threading.Thread(target=scheduler.run, daemon=True)
+    thread.start()
+    try:
+        time.sleep(0.2)
+        ScheduleStore(connection).create(Schedule("live-add", "demo.echo", every=1))
+        deadline = time.monotonic() + 3
+        while not queued(connection) and time.monotonic() < deadline:
+            time.sleep(0.01)
+    finally:
+        scheduler.request_stop()
+        thread.join(5)
+    assert queued(connection) and queued(connection)[0].startswith("live-add-")
