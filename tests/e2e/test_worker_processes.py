@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 import redis
 
+from conftest import RedisServer
 from rqstack.serializer import JSONFirstSerializer
 from rqstack.worker.enqueue import EnqueueRequest, enqueue
 from rqstack.worker.jobs.registry import load_jobs
@@ -145,6 +146,36 @@ def test_a_retry_waits_its_interval_then_runs_via_the_scheduler(
     assert len(results) == 2
     second_start = float(results[1][1][b"execution_started_at"])
     assert second_start >= due
+
+
+def test_fast_jobs_claimed_with_a_slow_one_show_finished_while_it_runs(
+    workers: Workers, connection: redis.Redis
+) -> None:
+    fast = [enqueue(connection, EnqueueRequest("demo.add", args=[i, 1])).job_id for i in range(40)]
+    slow = sleeper(connection, 3)
+    workers.start()
+    wait_for(lambda: running(connection, slow))
+    wait_for(lambda: all(status(connection, j) == "finished" for j in fast), timeout=1.5)
+    assert status(connection, slow) == "started"
+
+
+def test_the_worker_survives_a_redis_restart(redis_env: dict[str, str], own_redis: RedisServer) -> None:
+    load_jobs()
+    client = own_redis.client()
+    pool = Workers({**redis_env, "REDIS_URL": own_redis.url})
+    try:
+        worker = pool.start()
+        before = enqueue(client, EnqueueRequest("demo.add", args=[1, 1])).job_id
+        wait_for(lambda: status(client, before) == "finished")
+        own_redis.stop()
+        time.sleep(1.0)
+        own_redis.start()
+        client = own_redis.client()
+        after = enqueue(client, EnqueueRequest("demo.add", args=[2, 2])).job_id
+        wait_for(lambda: status(client, after) == "finished")
+        assert worker.poll() is None
+    finally:
+        pool.stop_all()
 
 
 def test_sigterm_lets_the_running_job_finish(workers: Workers, connection: redis.Redis) -> None:

@@ -60,6 +60,8 @@ logger = logging.getLogger(__name__)
 
 #: Flush finished jobs at least this often even inside a batch, so results show up promptly.
 FLUSH_AFTER_SECONDS = 0.02
+#: The heartbeat thread records finishes the main thread has held this long (a slow job is running).
+STALE_FINISH_SECONDS = 0.1
 #: A job slower than this drops the batch size back to one.
 SLOW_JOB_SECONDS = 0.05
 
@@ -106,6 +108,7 @@ class FastWorker:
         self._force = False
         self._cancel: set[str] = set()
         self._done = threading.Event()
+        self._lock = threading.Lock()
         self._horse = Horse(connection, self.options.horse_max_jobs) if self.options.isolated else None
         self.processed = 0
 
@@ -154,27 +157,48 @@ class FastWorker:
     # --- main loop --------------------------------------------------------------------------
     def _loop(self, burst: bool) -> None:
         pre: tuple[str, str] | None = None
+        delay = 0.5
         while self._stop_at is None:
-            if not self._buffer:
-                got, pre = self._claim(pre), None
-                if not got and self._stop_at is None:
-                    if burst:
-                        return
-                    pre = self._wait_for_work()
+            try:
+                pre, more = self._step(burst, pre)
+                delay = 0.5
+            except (redis.ConnectionError, redis.TimeoutError) as exc:
+                logger.warning(
+                    "worker %s lost Redis (%s); retrying in %ss; if this lasts, the jobs it holds are "
+                    "retried or failed by another worker's reaper",
+                    self.name,
+                    exc,
+                    delay,
+                )
+                time.sleep(delay)
+                delay = min(5.0, delay * 2)
                 continue
-            claimed = self._buffer.popleft()
-            began = time.monotonic()
-            outcome = self._perform(claimed)
-            elapsed = time.monotonic() - began
-            self.processed += 1
-            self._settle(claimed, outcome, elapsed)
-            if elapsed > SLOW_JOB_SECONDS:
-                self._batch = 1
-                self._flush()
-            elif self._pending and time.monotonic() - self._pending_since > FLUSH_AFTER_SECONDS:
-                self._flush()
+            if not more:
+                break
         if pre is not None:  # popped while waiting, then told to stop: it goes back to the head
             self.connection.lpush(RQ_QUEUE_KEY_PREFIX + pre[0], pre[1])
+
+    def _step(self, burst: bool, pre: tuple[str, str] | None) -> tuple[tuple[str, str] | None, bool]:
+        """Claim work or run one claimed job; (id popped while waiting, whether to go on)."""
+        if not self._buffer:
+            got = self._claim(pre)
+            if got or self._stop_at is not None:
+                return None, True
+            if burst:
+                return None, False
+            return self._wait_for_work(), True
+        claimed = self._buffer.popleft()
+        began = time.monotonic()
+        outcome = self._perform(claimed)
+        elapsed = time.monotonic() - began
+        self.processed += 1
+        self._settle(claimed, outcome, elapsed)
+        if elapsed > SLOW_JOB_SECONDS:
+            self._batch = 1
+            self._flush()
+        elif self._pending and time.monotonic() - self._pending_since > FLUSH_AFTER_SECONDS:
+            self._flush()
+        return None, True
 
     def _claim(self, pre: tuple[str, str] | None, limit: int | None = None) -> bool:
         """Finish pending successes and claim up to a batch of jobs in one round trip."""
@@ -194,9 +218,11 @@ class FastWorker:
             pre[0] if pre else "",
             pre[1] if pre else "",
         ]
-        done = [claimed for claimed, _ in self._pending]
+        with self._lock:
+            pending, self._pending = self._pending, []
+        done = [claimed for claimed, _ in pending]
         working = 0.0
-        for claimed, result in self._pending:
+        for claimed, result in pending:
             job = claimed.job
             ttl = job.result_ttl if job.result_ttl is not None else RQ_DEFAULT_RESULT_TTL
             args += [job.id, claimed.ref.queue, claimed.ref.execution_id, repr(claimed.started), result, ttl]
@@ -204,8 +230,12 @@ class FastWorker:
             working += now_ts - claimed.started
         args[8], args[9] = len(done), repr(working)
         args += self.queue_names
-        deps, rows = self._script(args=args)
-        self._pending = []
+        try:
+            deps, rows = self._script(args=args)
+        except BaseException:
+            with self._lock:  # not recorded: they go with the next call
+                self._pending[:0] = pending
+            raise
         released = self._after_success(done, now, {d.decode() for d in deps})
         self._exec_counter += len(rows)
         for queue, job_id, execution_id, flat in rows:
@@ -284,9 +314,10 @@ class FastWorker:
         if outcome.kind == "finished":
             # A job that completed before a cancel reached it stays finished.
             self._cancel.discard(job.id)
-            if not self._pending:
-                self._pending_since = time.monotonic()
-            self._pending.append((claimed, outcome.result_b64))
+            with self._lock:
+                if not self._pending:
+                    self._pending_since = time.monotonic()
+                self._pending.append((claimed, outcome.result_b64))
             return
         now = datetime.now(UTC)
         with self.connection.pipeline() as pipe:
@@ -397,12 +428,20 @@ class FastWorker:
                 signal.pthread_kill(threading.main_thread().ident or 0, signal.SIGALRM)
 
     def _heartbeat_loop(self) -> None:
+        next_beat = time.monotonic() + self.options.heartbeat
         next_reap = 0.0
-        while not self._done.wait(self.options.heartbeat):
+        while not self._done.wait(STALE_FINISH_SECONDS):
             try:
+                now = time.monotonic()
+                # A slow job after fast ones must not keep their finishes unrecorded while it runs.
+                if self._pending and now - self._pending_since > STALE_FINISH_SECONDS:
+                    self._flush()
+                if now < next_beat:
+                    continue
+                next_beat = now + self.options.heartbeat
                 self.heartbeat()
-                if time.monotonic() >= next_reap:
-                    next_reap = time.monotonic() + self.options.reaper_interval
+                if now >= next_reap:
+                    next_reap = now + self.options.reaper_interval
                     reap_if_due(self.connection, self.name, self.options.reaper_interval, self.settings)
             except redis.RedisError as exc:
                 logger.warning(
