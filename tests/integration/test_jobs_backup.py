@@ -7,6 +7,7 @@ import gzip
 import os
 import secrets
 import subprocess
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -20,7 +21,7 @@ from rqstack.serializer import JSONFirstSerializer
 from rqstack.worker.enqueue import EnqueueRequest, enqueue
 from rqstack.worker.jobs.backup import BackupFailed, run_backup
 from rqstack.worker.jobs.registry import load_jobs
-from rqstack.worker.runner import build_worker
+from rqstack.worker.runner import build_fast_worker
 
 ROWS = [(1, "alpha", None), (2, "béta ☃", 2.5), (3, 'it\'s "quoted"\nnewline', -1.0)]
 
@@ -58,6 +59,19 @@ def source_db(scratch_db: Callable[[], str]) -> str:
         literal = label.replace("'", "''")
         psql(name, f"INSERT INTO things VALUES ({row_id}, '{literal}', {'NULL' if score is None else score})")
     return name
+
+
+def pg_dump_processes(database: str) -> list[int]:
+    """Pids of pg_dump processes dumping ``database`` (read from /proc)."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        try:
+            argv = (proc / "cmdline").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if argv and argv[0].endswith(b"pg_dump") and any(database.encode() in arg for arg in argv):
+            found.append(int(proc.name))
+    return found
 
 
 def url_of(database: str) -> str:
@@ -183,7 +197,7 @@ def test_job_runs_on_a_worker_with_progress(
     monkeypatch.setenv("RQSTACK_BACKUP_DIR", str(backups))
     load_jobs()
     queued = enqueue(connection, EnqueueRequest(job="backup.postgres", kwargs={"keep_count": 3}))
-    build_worker(connection, ["default"]).work(burst=True)
+    build_fast_worker(connection, ["default"]).work(burst=True)
 
     job = Job.fetch(queued.job_id, connection=connection, serializer=JSONFirstSerializer)
     assert job.get_status() == "finished", job.latest_result()
@@ -192,3 +206,42 @@ def test_job_runs_on_a_worker_with_progress(
     assert Path(result["path"]).parent == backups and Path(result["path"]).exists()
     assert result["removed"] == []
     assert job.meta["progress"]["percent"] == 100.0
+
+
+def test_a_timed_out_backup_stops_pg_dump_and_leaves_nothing(
+    source_db: str,
+    connection: redis.Redis,
+    redis_env: dict[str, str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A real lock makes pg_dump wait inside PostgreSQL until the job's timeout stops it.
+    holder = subprocess.Popen(
+        ["psql", "-X", "-q", "-d", source_db], stdin=subprocess.PIPE, stdout=subprocess.DEVNULL, text=True
+    )
+    assert holder.stdin is not None
+    holder.stdin.write("BEGIN; LOCK TABLE things IN ACCESS EXCLUSIVE MODE; SELECT 1;\n")
+    holder.stdin.flush()
+    try:
+        lock_query = "SELECT count(*) FROM pg_locks WHERE mode = 'AccessExclusiveLock' AND granted"
+        deadline = time.monotonic() + 10
+        while psql(source_db, lock_query).strip() == "0" and time.monotonic() < deadline:
+            time.sleep(0.05)
+        monkeypatch.setenv("RQSTACK_BACKUP_DIR", str(tmp_path / "b"))
+        load_jobs()
+        queued = enqueue(
+            connection,
+            EnqueueRequest(
+                job="backup.postgres", kwargs={"url": f"postgresql:///{source_db}"}, timeout=1, retry=0
+            ),
+        )
+        build_fast_worker(connection, ["default"]).work(burst=True)
+        job = Job.fetch(queued.job_id, connection=connection, serializer=JSONFirstSerializer)
+        assert job.get_status() == "failed"
+        result = job.latest_result()
+        assert result is not None and "timeout" in (result.exc_string or "")
+        assert list((tmp_path / "b").iterdir()) == []
+        assert pg_dump_processes(source_db) == []  # killed, not left waiting on the lock
+    finally:
+        holder.stdin.close()
+        holder.wait(10)
