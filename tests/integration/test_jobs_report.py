@@ -7,19 +7,21 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import redis
+from rq.job import Job
 from test_alerts_channels import HttpPeer, SmtpPeer, fresh_pauses, http_peer, smtp_peer
 
 from rqstack import constants
 from rqstack.connection import free_port
 from rqstack.sched.model import Schedule
 from rqstack.sched.store import ScheduleStore
+from rqstack.serializer import JSONFirstSerializer
 from rqstack.settings import Settings
 from rqstack.worker.alerts import DeliveryPolicy
 from rqstack.worker.alerts.channels import DeliveryError
 from rqstack.worker.enqueue import EnqueueRequest, enqueue
 from rqstack.worker.jobs.registry import load_jobs
 from rqstack.worker.jobs.report import run_report
-from rqstack.worker.runner import build_worker
+from rqstack.worker.runner import build_fast_worker, build_worker
 
 __all__ = ["fresh_pauses", "http_peer", "smtp_peer"]
 
@@ -103,3 +105,16 @@ def test_report_fails_when_no_channel_takes_it(connection: redis.Redis) -> None:
     with pytest.raises(DeliveryError, match="reached no channel"):
         run_report(connection, dead, policy=FAST)
     assert run_report(connection, dead, send=False)["delivered"] == {}
+
+
+def test_report_job_runs_on_a_worker(
+    connection: redis.Redis, redis_env: dict[str, str], activity: datetime
+) -> None:
+    queued = enqueue(connection, EnqueueRequest(job="report.daily", kwargs={"send": False}))
+    build_fast_worker(connection, ["default"]).work(burst=True)
+    job = Job.fetch(queued.job_id, connection=connection, serializer=JSONFirstSerializer)
+    assert job.get_status() == "finished", job.latest_result()
+    result = job.return_value()
+    assert isinstance(result, dict)
+    assert result["report"]["schedules"]["nightly-backup"]["failed"] == 1
+    assert result["text"].startswith("*rqstack report* for the 24 h before")
