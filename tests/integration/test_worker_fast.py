@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -14,6 +15,7 @@ from rq.job import Job, JobStatus
 from rq.registry import CanceledJobRegistry, FailedJobRegistry, FinishedJobRegistry, StartedJobRegistry
 
 from rqstack.serializer import JSONFirstSerializer
+from rqstack.settings import Settings
 from rqstack.worker import callbacks
 from rqstack.worker.enqueue import EnqueueRequest, enqueue, make_queue
 from rqstack.worker.inspect import cancel_job, job_details
@@ -217,3 +219,33 @@ def test_queues_are_served_in_priority_order(connection: redis.Redis) -> None:
     work(connection, "high", "low")
     assert fetch(connection, high).ended_at <= fetch(connection, low).started_at  # type: ignore[operator]
     assert datetime.now(UTC) >= fetch(connection, low).ended_at  # type: ignore[operator]
+
+
+def test_a_schedules_run_history_gets_the_outcome(connection: redis.Redis) -> None:
+    from rqstack.sched.control import run_now
+    from rqstack.sched.model import Schedule
+    from rqstack.sched.store import ScheduleStore, runs_key
+
+    store = ScheduleStore(connection)
+    store.create(Schedule.from_dict({"name": "nightly", "job": "demo.add", "every": "1h", "args": [1, 2]}))
+    result = run_now(store, "nightly")
+    work(connection)
+    record = json.loads(connection.lindex(runs_key("nightly"), 0) or b"{}")
+    assert record["job_id"] == result.job_id
+    assert record["status"] == "finished"
+    assert record["duration"] >= 0
+
+
+def test_alerts_get_final_failures_only(connection: redis.Redis, monkeypatch: pytest.MonkeyPatch) -> None:
+    sent: list[tuple[str, str]] = []
+
+    def dispatch(_: redis.Redis, __: Settings, event: str, info: dict[str, Any]) -> None:
+        sent.append((event, info["id"]))
+        raise RuntimeError("the alert channel is down")  # must not change the job's outcome
+
+    monkeypatch.setattr(callbacks, "_dispatch", dispatch)
+    monkeypatch.setattr(callbacks, "_dispatch_loaded", True)
+    result = enqueue(connection, EnqueueRequest("demo.fail", retry=1, job_id="alerted"))
+    build_fast_worker(connection, ["default"], options=WorkerOptions(), settings=Settings()).work(burst=True)
+    assert sent == [("failed", "alerted")]
+    assert job_details(connection, result.job_id)["status"] == "failed"
