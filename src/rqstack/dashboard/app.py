@@ -15,6 +15,7 @@ from rqstack.dashboard.pages import pages
 from rqstack.dashboard.pages_schedules import schedule_pages
 from rqstack.dashboard.rq_mount import mount_rq_dashboard
 from rqstack.dashboard.secret import secret_key
+from rqstack.dashboard.views import when
 from rqstack.settings import Settings
 from rqstack.worker.jobs.registry import load_jobs
 
@@ -55,6 +56,7 @@ def create_app(settings: Settings | None = None, connection: redis.Redis | None 
     app.register_blueprint(schedule_pages)
     mount_rq_dashboard(app, url, client)
     app.jinja_env.globals["version"] = _version()
+    app.jinja_env.filters["when"] = when
     return app
 
 

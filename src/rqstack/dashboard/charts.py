@@ -7,6 +7,8 @@ from typing import Any
 
 WIDTH = 600
 HEIGHT = 120
+#: A chart has at least this many slots.
+MIN_SLOTS = 30
 #: Bars for runs without a duration (queued, missed, skipped) get this height so they stay visible.
 STUB_HEIGHT = 6
 
@@ -38,7 +40,9 @@ def duration_chart(runs: list[dict[str, Any]], limit: int = 50) -> Chart:
     shown = list(reversed(runs[:limit]))
     durations = [r["duration"] for r in shown if isinstance(r.get("duration"), int | float)]
     top = max(durations, default=0.0) or 1.0
-    slot = WIDTH / max(len(shown), 1)
+    # Fixed slots, newest at the right edge: a few runs are a few slim bars, not a wall of colour.
+    slot = WIDTH / max(len(shown), MIN_SLOTS)
+    offset = WIDTH - slot * len(shown)
     bars = []
     for index, run in enumerate(shown):
         seconds = run.get("duration")
@@ -54,7 +58,7 @@ def duration_chart(runs: list[dict[str, Any]], limit: int = 50) -> Chart:
         )
         bars.append(
             Bar(
-                x=round(index * slot + slot * 0.1, 2),
+                x=round(offset + index * slot + slot * 0.1, 2),
                 y=round(HEIGHT - height, 2),
                 width=round(max(slot * 0.8, 1.0), 2),
                 height=round(height, 2),

@@ -126,6 +126,16 @@ def _rq_time(raw: bytes | None) -> datetime | None:
         return None
 
 
+def when(text: Any) -> str:
+    """An ISO time from the API as ``2026-11-25 14:12:29 UTC`` (a Jinja filter); anything else as is."""
+    if not isinstance(text, str) or not text:
+        return "—" if text in (None, "") else str(text)
+    try:
+        return utc_time(datetime.fromisoformat(text.replace("Z", "+00:00"))) or text
+    except ValueError:
+        return text
+
+
 def _short_iso(text: Any) -> str | None:
     if not isinstance(text, str):
         return None

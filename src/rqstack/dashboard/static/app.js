@@ -15,6 +15,11 @@
 
   function text(el, value) { if (el) { el.textContent = value; } }
 
+  /* 2026-11-25T14:12:29.385+00:00 -> 2026-11-25 14:12:29 UTC, as the server renders it. */
+  function when(iso) {
+    return iso ? iso.replace("T", " ").replace(/\.\d+/, "").replace(/(\+00:00|Z)$/, " UTC") : "—";
+  }
+
   /* Forms with data-confirm ask first. */
   document.querySelectorAll("form[data-confirm]:not(#cancel-form)").forEach(function (form) {
     form.addEventListener("submit", function (event) {
@@ -86,8 +91,8 @@
       badge.className = "badge badge-" + d.status;
       text(badge, d.status);
       document.getElementById("job-status").replaceChildren(badge);
-      text(document.getElementById("job-started"), d.started_at || "—");
-      text(document.getElementById("job-ended"), d.ended_at || "—");
+      text(document.getElementById("job-started"), when(d.started_at));
+      text(document.getElementById("job-ended"), when(d.ended_at));
       var pct = d.progress && d.progress.percent !== null && d.progress.percent !== undefined ? d.progress.percent :
         (d.status === "finished" ? 100 : Number(bar.value));
       bar.value = pct;
