@@ -238,3 +238,15 @@ def test_running_scheduler_picks_up_a_new_schedule_without_restart(connection: r
         scheduler.request_stop()
         thread.join(5)
     assert queued(connection) and queued(connection)[0].startswith("live-add-")
+
+
+def test_a_lost_job_template_is_rewritten_not_a_lost_fire(connection: redis.Redis) -> None:
+    store_at(connection, T0).create(Schedule("t", "demo.echo", every=60))
+    scheduler = Scheduler(connection)
+    assert scheduler.tick(T0 + timedelta(minutes=1)).fired == 1
+    connection.delete(constants.SCHEDULE_JOB_TEMPLATE_KEY_PREFIX + "t")
+    first = scheduler.tick(T0 + timedelta(minutes=2))
+    assert (first.fired, first.more) == (0, True)
+    assert scheduler.tick(T0 + timedelta(minutes=2)).fired == 1
+    job = Job.fetch(queued(connection)[-1], connection=connection, serializer=JSONFirstSerializer)
+    assert job.func_name == "rqstack.worker.jobs.demo.echo"

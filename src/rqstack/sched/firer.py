@@ -111,8 +111,14 @@ class Firer:
         )
         if reply == -1:
             raise LeaseLost()
+        missing = [_text(name) for name in reply[2]]
+        for name in missing:
+            # Its job template vanished (Redis lost data): compile and write it again, then retry.
+            logger.warning("job template of schedule %s is missing; rewriting it", name)
+            self._compiled.pop(name, None)
         lag = now.timestamp() - min(float(score) for _, score in due)
-        return FireCounts(int(reply[0]), int(reply[1]), missed, max(0.0, lag), len(due) >= self.batch_size)
+        more = len(due) >= self.batch_size or bool(missing)
+        return FireCounts(int(reply[0]), int(reply[1]), missed, max(0.0, lag), more)
 
     def _definitions(self, names: list[str], version: bytes | None) -> list[bytes | None]:
         """The due schedules' definitions: from the cache while no schedule was written, else from Redis."""

@@ -85,7 +85,7 @@ if not fenced(ARGV[1], ARGV[2]) then return -1 end
 local now, limit, ttl, rqnow = ARGV[3], tonumber(ARGV[4]), ARGV[5], ARGV[6]
 local jobp, schedp, runsp, tplp, guardp, queuep = ARGV[7], ARGV[8], ARGV[9], ARGV[10], ARGV[11], ARGV[12]
 local busy_status = {queued=true, started=true, scheduled=true, deferred=true}
-local fired, skipped = 0, 0
+local fired, skipped, missing = 0, 0, {}
 local i = 14
 for _ = 1, tonumber(ARGV[13]) do
   local name, expected, nextscore, qname, overlap = ARGV[i], ARGV[i+1], ARGV[i+2], ARGV[i+3], ARGV[i+4]
@@ -94,7 +94,13 @@ for _ = 1, tonumber(ARGV[13]) do
   i = first + 2 * nfires
   local skey, rkey, qkey = schedp .. name, runsp .. name, queuep .. qname
   local current = redis.call('ZSCORE', KEYS[1], name)
-  if current and math.abs(tonumber(current) - tonumber(expected)) < 0.0005 then
+  local proceed = current and math.abs(tonumber(current) - tonumber(expected)) < 0.0005
+  if proceed and nfires > 0 and redis.call('EXISTS', tplp .. name) == 0 then
+    -- The job template is gone (Redis lost data): leave the index as it is, Python rewrites it.
+    table.insert(missing, name)
+    proceed = false
+  end
+  if proceed then
     local busy = false
     if overlap == 'skip' then
       local last = redis.call('HGET', skey, 'last_job_id')
@@ -112,24 +118,18 @@ for _ = 1, tonumber(ARGV[13]) do
         skipped = skipped + 1
         redis.call('LPUSH', rkey, cjson.encode({status='skipped', reason='overlap', fire_time=fire_iso,
           recorded_at=now}))
-      else
+      elseif redis.call('EXISTS', jkey) == 0 and redis.call('SET', guardp .. jid, jid, 'NX', 'EX', ttl) then
         template = template or redis.call('HGETALL', tplp .. name)
-        if #template == 0 then
-          -- Never write a job without its function: the scheduler rewrites templates after any change.
-          redis.call('LPUSH', rkey, cjson.encode({status='error', error='job template missing',
-            fire_time=fire_iso, recorded_at=now}))
-        elseif redis.call('EXISTS', jkey) == 0 and redis.call('SET', guardp .. jid, jid, 'NX', 'EX', ttl) then
-          redis.call('HSET', jkey, unpack(template))
-          redis.call('HSET', jkey, 'created_at', rqnow, 'enqueued_at', rqnow, 'status', 'queued',
-            'origin', qname)
-          redis.call('RPUSH', qkey, jid)
-          redis.call('SADD', KEYS[4], qkey)
-          redis.call('HSET', skey, 'last_job_id', jid, 'last_fire', fire_iso)
-          redis.call('LPUSH', rkey, cjson.encode({status='queued', fire_time=fire_iso, enqueued_at=now,
-            job_id=jid}))
-          fired = fired + 1
-          busy = overlap == 'skip'
-        end
+        redis.call('HSET', jkey, unpack(template))
+        redis.call('HSET', jkey, 'created_at', rqnow, 'enqueued_at', rqnow, 'status', 'queued',
+          'origin', qname)
+        redis.call('RPUSH', qkey, jid)
+        redis.call('SADD', KEYS[4], qkey)
+        redis.call('HSET', skey, 'last_job_id', jid, 'last_fire', fire_iso)
+        redis.call('LPUSH', rkey, cjson.encode({status='queued', fire_time=fire_iso, enqueued_at=now,
+          job_id=jid}))
+        fired = fired + 1
+        busy = overlap == 'skip'
       end
     end
     if nextscore == '' then
@@ -140,7 +140,7 @@ for _ = 1, tonumber(ARGV[13]) do
     redis.call('LTRIM', rkey, 0, limit - 1)
   end
 end
-return {fired, skipped}
+return {fired, skipped, missing}
 """
 )
 
