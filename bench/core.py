@@ -1,0 +1,150 @@
+"""What one measurement is: repeated samples of one figure, each checked by counting."""
+
+from __future__ import annotations
+
+import logging
+import statistics
+import time
+import traceback
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from bench.server import BenchRedis, fresh_redis
+
+logger = logging.getLogger(__name__)
+
+Kind = Literal["stock", "rqstack", "peer", "ceiling"]
+Better = Literal["higher", "lower"]
+
+
+class Unavailable(Exception):
+    """The implementation under test does not offer this case (yet); the row says so instead of a figure."""
+
+
+@dataclass
+class Sample:
+    """One run of one case: the figure, whether the counts added up, and what was counted."""
+
+    value: float
+    counts_ok: bool
+    counted: str
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Measurement:
+    """Every repeat of one (case, implementation) pair, summarised as min and median."""
+
+    case: str
+    impl: str
+    kind: Kind
+    unit: str
+    better: Better
+    samples: list[Sample] = field(default_factory=list)
+    status: Literal["ok", "unavailable", "failed"] = "ok"
+    note: str = ""
+
+    @property
+    def values(self) -> list[float]:
+        """The figure of each repeat."""
+        return [s.value for s in self.samples]
+
+    @property
+    def median(self) -> float | None:
+        """Median over repeats."""
+        return statistics.median(self.values) if self.samples else None
+
+    @property
+    def best(self) -> float | None:
+        """The best repeat (max when higher is better, else min)."""
+        if not self.samples:
+            return None
+        return max(self.values) if self.better == "higher" else min(self.values)
+
+    @property
+    def minimum(self) -> float | None:
+        """Smallest value over repeats."""
+        return min(self.values) if self.samples else None
+
+    @property
+    def counts_ok(self) -> bool:
+        """True when every repeat counted every job exactly once."""
+        return bool(self.samples) and all(s.counts_ok for s in self.samples)
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-safe form for results/latest.json."""
+        return {
+            "case": self.case,
+            "impl": self.impl,
+            "kind": self.kind,
+            "unit": self.unit,
+            "better": self.better,
+            "status": self.status,
+            "note": self.note,
+            "min": self.minimum,
+            "median": self.median,
+            "values": self.values,
+            "counts_ok": self.counts_ok,
+            "samples": [
+                {"value": s.value, "counts_ok": s.counts_ok, "counted": s.counted, "extra": s.extra}
+                for s in self.samples
+            ],
+        }
+
+
+SampleFn = Callable[[BenchRedis], Sample]
+
+
+def measure(
+    case: str,
+    impl: str,
+    kind: Kind,
+    unit: str,
+    better: Better,
+    fn: SampleFn,
+    repeats: int,
+    *,
+    note: str = "",
+) -> Measurement:
+    """Run ``fn`` ``repeats`` times, each against its own fresh redis-server."""
+    result = Measurement(case, impl, kind, unit, better, note=note)
+    started = time.monotonic()
+    for _ in range(repeats):
+        try:
+            with fresh_redis() as server:
+                result.samples.append(fn(server))
+        except Unavailable as exc:
+            result.status = "unavailable"
+            result.note = str(exc)
+            result.samples.clear()
+            break
+        except Exception as exc:
+            logger.debug("%s / %s failed", case, impl, exc_info=True)
+            result.status = "failed"
+            result.note = f"{type(exc).__name__}: {exc}"[:300]
+            result.samples.clear()
+            _remember_failure(case, impl)
+            break
+    _progress(result, time.monotonic() - started)
+    return result
+
+
+def _remember_failure(case: str, impl: str) -> None:
+    logger.warning("%s / %s failed:\n%s", case, impl, traceback.format_exc(limit=6))
+
+
+def _progress(result: Measurement, seconds: float) -> None:
+    if result.status != "ok":
+        shown = f"{result.status}: {result.note}"
+    else:
+        values = ", ".join(f"{v:,.4g}" for v in result.values)
+        shown = f"[{values}] {result.unit}, counts {'ok' if result.counts_ok else 'WRONG'}"
+    logger.info("%-28s %-44s %s (%.1f s)", result.case, result.impl, shown, seconds)
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """The q-th percentile (0-100), nearest-rank, of a non-empty sequence."""
+    ordered = sorted(values)
+    rank = max(0, min(len(ordered) - 1, round(q / 100 * len(ordered) + 0.5) - 1))
+    return ordered[rank]
