@@ -84,16 +84,19 @@ def mount_rq_dashboard(app: Flask, url: str, connection: redis.Redis) -> None:
     app.register_blueprint(rq_dashboard.blueprint, url_prefix=URL_PREFIX)
     app.jinja_env.loader = EscapingLoader(app.create_global_jinja_loader(), app.jinja_loader)
 
-    @app.before_request
-    def guard_rq_dashboard() -> None:
-        if request.blueprint != "rq_dashboard":
-            return
-        if request.endpoint in MUTATING_ENDPOINTS and request.method != "POST":
-            raise MethodNotAllowed(valid_methods=["POST"])
-        args: dict[str, Any] = request.view_args or {}
-        if args.get("instance_number", 0) != 0:
-            raise NotFound("rqstack's dashboard shows one Redis instance: use /rq/0/")
-        for key in ("queue_name", "job_id"):
-            value = args.get(key)
-            if value is not None and not NAME_RE.match(str(value)):
-                raise NotFound(f"{key.replace('_', ' ')} {str(value)[:80]!r} does not exist")
+    # First hook of rq-dashboard's blueprint on this app (after the app-wide auth and CSRF hooks);
+    # the shared blueprint object itself is left untouched, so many apps can mount it.
+    app.before_request_funcs.setdefault(rq_dashboard.blueprint.name, []).insert(0, _guard_rq_dashboard)
+
+
+def _guard_rq_dashboard() -> None:
+    """No GET mutations, one Redis instance, and only names from the safe alphabet in its URLs."""
+    if request.endpoint in MUTATING_ENDPOINTS and request.method != "POST":
+        raise MethodNotAllowed(valid_methods=["POST"])
+    args: dict[str, Any] = request.view_args or {}
+    if args.get("instance_number", 0) != 0:
+        raise NotFound("rqstack's dashboard shows one Redis instance: use /rq/0/")
+    for key in ("queue_name", "job_id"):
+        value = args.get(key)
+        if value is not None and not NAME_RE.match(str(value)):
+            raise NotFound(f"{key.replace('_', ' ')} {str(value)[:80]!r} does not exist")
