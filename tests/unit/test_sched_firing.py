@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from rqstack.sched.firing import fire_job_id, next_after, plan_fires, upcoming
 from rqstack.sched.model import Schedule
@@ -68,3 +70,31 @@ def test_interval_fires_are_epoch_aligned_and_drift_free() -> None:
 def test_job_ids_are_deterministic() -> None:
     assert fire_job_id("nightly", T0) == f"nightly-{int(T0.timestamp())}"
     assert fire_job_id("x", T0 + timedelta(milliseconds=250)) == f"x-{int(T0.timestamp()) * 1000 + 250}ms"
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    every=st.integers(1, 7200),
+    due_offset=st.integers(0, 10**6),
+    late=st.integers(0, 20_000),
+    grace=st.integers(0, 3600),
+    policy=st.sampled_from(["skip", "once", "all"]),
+)
+def test_plan_invariants(every: int, due_offset: int, late: int, grace: int, policy: str) -> None:
+    schedule = Schedule("p", "demo.echo", every=every, misfire=policy, misfire_grace=grace)
+    due = next_after(schedule, T0 + timedelta(seconds=due_offset))
+    now = due + timedelta(seconds=late)
+    plan = plan_fires(schedule, due, now)
+    assert list(plan.fires) == sorted(set(plan.fires))
+    assert all(due <= fire <= now for fire in plan.fires)
+    assert plan.next_due > now and plan.next_due == next_after(schedule, now)
+    in_window = late // every + 1
+    if policy == "all":
+        assert len(plan.fires) == min(in_window, 1000)
+    elif in_window < 1000:  # beyond the replay limit the counts are capped
+        assert len(plan.fires) + plan.missed == in_window
+    if policy == "once":
+        assert len(plan.fires) >= 1
+    on_time = [f for f in plan.fires if (now - f).total_seconds() <= grace]
+    if policy == "skip":
+        assert on_time == list(plan.fires)

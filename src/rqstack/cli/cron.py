@@ -267,7 +267,12 @@ def next_command(
             exc.message.replace("the schedule was not saved", "nothing to preview"), field="cron"
         ) from None
     zone_name = timezone or state.settings.timezone
-    zone = validate_timezone(zone_name)
+    try:
+        zone = validate_timezone(zone_name)
+    except BadInput as exc:
+        raise BadInput(
+            exc.message.replace("the schedule was not saved", "nothing to preview"), field="tz"
+        ) from None
     after = parse_iso_datetime(start, "--from") if start else datetime.now(UTC)
     fires = fire_times(cron, zone, after, count)
     if as_json:

@@ -48,7 +48,8 @@ def enrich_runs(connection: redis.Redis, records: list[dict[str, Any]]) -> list[
         replies = pipe.execute()
     for record, (status, started, ended) in zip(pending, replies, strict=True):
         if status is None:
-            record.setdefault("status", "expired")
+            # The job's data expired or was deleted before an outcome was recorded.
+            record["status"] = "expired"
             continue
         record["status"] = status.decode()
         start = _rq_time(started)
