@@ -44,6 +44,8 @@ class Measurement:
     samples: list[Sample] = field(default_factory=list)
     status: Literal["ok", "unavailable", "failed"] = "ok"
     note: str = ""
+    #: The row this one's ratio is taken against (default: the case's first stock row).
+    baseline: str | None = None
 
     @property
     def values(self) -> list[float]:
@@ -82,6 +84,7 @@ class Measurement:
             "better": self.better,
             "status": self.status,
             "note": self.note,
+            "baseline": self.baseline,
             "min": self.minimum,
             "median": self.median,
             "values": self.values,
@@ -106,9 +109,10 @@ def measure(
     repeats: int,
     *,
     note: str = "",
+    baseline: str | None = None,
 ) -> Measurement:
     """Run ``fn`` ``repeats`` times, each against its own fresh redis-server."""
-    result = Measurement(case, impl, kind, unit, better, note=note)
+    result = Measurement(case, impl, kind, unit, better, note=note, baseline=baseline)
     started = time.monotonic()
     for _ in range(repeats):
         try:

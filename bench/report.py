@@ -27,7 +27,9 @@ def ratio(row: Measurement, other: Measurement) -> float | None:
     return b / a if a > 0 else None
 
 
-def _baseline(rows: Sequence[Measurement]) -> Measurement | None:
+def _baseline(rows: Sequence[Measurement], of: Measurement) -> Measurement | None:
+    if of.baseline is not None:
+        return next((r for r in rows if r.impl == of.baseline and r.status == "ok"), None)
     for row in rows:
         if row.kind in ("stock", "ceiling") and row.status == "ok":
             return row
@@ -63,9 +65,9 @@ def table_rows(results: Sequence[Measurement]) -> list[list[str]]:
         cases.setdefault(row.case, []).append(row)
     out = []
     for case, rows in cases.items():
-        base = _baseline(rows)
         peer = _best_peer(rows)
         for row in rows:
+            base = _baseline(rows, row)
             vs_base = ratio(row, base) if base is not None and row is not base else None
             vs_peer = ratio(row, peer) if peer is not None and row.kind == "rqstack" else None
             if row.status != "ok":

@@ -57,6 +57,7 @@ def run(config: Config) -> list[Measurement]:
                 lambda s, n=n: _move(s, n, "registry", _stock_rq_registry),
                 config.repeats,
                 note="RQ's own scheduler (rq worker --with-scheduler), for reference",
+                baseline="stock rq RQScheduler pass [rq registry]",
             )
         )
         out.append(
@@ -69,6 +70,7 @@ def run(config: Config) -> list[Measurement]:
                 lambda s, n=n: _move(s, n, "registry", _rqstack_pass),
                 config.repeats,
                 note="jobs queued by rqstack enqueue --in/--at",
+                baseline="stock rq RQScheduler pass [rq registry]",
             )
         )
     case = f"cron pass, {config.cron_size:,} schedules due"
