@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import warnings
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import redis
@@ -161,8 +161,3 @@ def _move_special(connection: redis.Redis, ids: list[str]) -> int:
 
 def _text(value: bytes | str) -> str:
     return value.decode() if isinstance(value, bytes) else value
-
-
-def utc_from_score(score: float) -> datetime:
-    """An aware UTC datetime for a sorted-set score."""
-    return datetime.fromtimestamp(score, UTC)

@@ -222,7 +222,3 @@ class Scheduler:
             with contextlib.suppress(Exception):
                 self._pubsub.close()
             self._pubsub = None
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
