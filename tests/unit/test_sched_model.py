@@ -42,6 +42,7 @@ def test_valid_schedule_returns_the_job_a_fire_enqueues() -> None:
         ({"misfire": "later"}, BadInput, "use one of skip, once, all"),
         ({"overlap": "queue"}, BadInput, "use one of allow, skip"),
         ({"name": "no spaces"}, BadInput, "letters, digits"),
+        ({"name": "n" * 101}, BadInput, "at most 100"),
         ({"owner": "someone"}, BadInput, "owner"),
         ({"retry": 500}, BadInput, "retry must be between"),
     ],

@@ -19,6 +19,8 @@ MISFIRE_POLICIES = ("skip", "once", "all")
 OVERLAP_POLICIES = ("allow", "skip")
 OWNER_KINDS = ("cli", "api", "preset", "file:<path>")
 MAX_DESCRIPTION = 500
+#: Leaves room for ``-<unix time>`` (or ``-run-<unix ms>``) within the 128 characters of a job id.
+MAX_NAME = 100
 _NOT_SAVED = "the schedule was not saved"
 
 
@@ -67,6 +69,12 @@ class Schedule:
     def validate(self) -> PreparedJob:
         """Raise BadInput naming the field and the fix; return the checked job a fire enqueues."""
         check_name(self.name, "name")
+        if len(self.name) > MAX_NAME:
+            raise BadInput(
+                f"schedule name {self.name[:20]!r}... has {len(self.name)} characters, at most {MAX_NAME} are "
+                f"allowed so its job ids (<name>-<unix time>) fit in 128; {_NOT_SAVED}; use a shorter name",
+                field="name",
+            )
         if (self.cron is None) == (self.every is None):
             raise BadInput(
                 f"schedule {self.name!r} needs exactly one of cron or every; {_NOT_SAVED}; "
