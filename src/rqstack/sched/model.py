@@ -71,8 +71,8 @@ class Schedule:
         check_name(self.name, "name")
         if len(self.name) > MAX_NAME:
             raise BadInput(
-                f"schedule name {self.name[:20]!r}... has {len(self.name)} characters, at most {MAX_NAME} are "
-                f"allowed so its job ids (<name>-<unix time>) fit in 128; {_NOT_SAVED}; use a shorter name",
+                f"schedule name {self.name[:20]!r}... has {len(self.name)} characters, at most {MAX_NAME} "
+                f"are allowed so its job ids (<name>-<unix time>) fit in 128; {_NOT_SAVED}; shorten it",
                 field="name",
             )
         if (self.cron is None) == (self.every is None):
