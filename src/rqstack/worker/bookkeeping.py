@@ -1,9 +1,10 @@
 """The Redis writes of a job's life in RQ's data model, done in as few round trips as possible.
 
-The hot path (claim a batch, finish the previous batch's successes) is one Lua call; rarer outcomes
-(failure, retry, cancel, requeue) are one transaction each. Everything RQ's readers use is written:
-the job hash, ``rq:wip:<q>`` with ``<job>:<execution>`` members, execution records, result streams,
-finished/failed/canceled registries and worker stats, so rq-dashboard and ``rq info`` see it all.
+The hot path (claim a batch, finish the previous batch's successes) is one Lua call in
+``rqstack.worker.claims``; rarer outcomes (failure, retry, cancel, requeue) are one transaction each.
+Everything RQ's readers use is written: the job hash, ``rq:wip:<q>`` with ``<job>:<execution>``
+members, execution records, result streams, finished/failed/canceled registries and worker stats,
+so rq-dashboard and ``rq info`` see it all.
 """
 
 from __future__ import annotations
@@ -39,98 +40,6 @@ RESULT_FAILED = 2
 RESULT_STOPPED = 3
 #: RQ's default result TTL, kept for jobs queued by stock code that name none.
 RQ_DEFAULT_RESULT_TTL = 500
-
-# ARGV: worker, now_ts, now_str, started_score, exec_ttl, max_claim, exec_prefix, exec_counter,
-# n_done, working_time, pre_queue, pre_id, then n_done records of 7 fields, then queue names.
-CLAIM_AND_FINISH = """
-local worker = ARGV[1]
-local now_ts = tonumber(ARGV[2])
-local now_str = ARGV[3]
-local started_score = ARGV[4]
-local exec_ttl = tonumber(ARGV[5])
-local max_claim = tonumber(ARGV[6])
-local exec_prefix = ARGV[7]
-local counter = tonumber(ARGV[8])
-local n_done = tonumber(ARGV[9])
-local wkey = 'rq:worker:' .. worker
-local wexec = wkey .. ':executions'
-local deps = {}
-local i = 13
-for _ = 1, n_done do
-  local id, q, ex, st, ret = ARGV[i], ARGV[i+1], ARGV[i+2], ARGV[i+3], ARGV[i+4]
-  local ttl, uniq = tonumber(ARGV[i+5]), ARGV[i+6]
-  i = i + 7
-  local jkey = 'rq:job:' .. id
-  local rkey = 'rq:results:' .. id
-  local ck = id .. ':' .. ex
-  redis.call('HSET', jkey, 'status', 'finished', 'ended_at', now_str)
-  if ret ~= '' then
-    redis.call('XADD', rkey, 'MAXLEN', '10', '*', 'type', '1', 'worker_name', worker, 'return_value', ret,
-      'execution_id', ex, 'execution_started_at', st, 'execution_ended_at', ARGV[2])
-  else
-    redis.call('XADD', rkey, 'MAXLEN', '10', '*', 'type', '1', 'worker_name', worker,
-      'execution_id', ex, 'execution_started_at', st, 'execution_ended_at', ARGV[2])
-  end
-  if ttl > 0 then
-    redis.call('EXPIRE', jkey, ttl)
-    redis.call('EXPIRE', rkey, ttl)
-    redis.call('ZADD', 'rq:finished:' .. q, now_ts + ttl, id)
-  elseif ttl == 0 then
-    redis.call('DEL', jkey, rkey)
-  else
-    redis.call('ZADD', 'rq:finished:' .. q, '+inf', id)
-  end
-  redis.call('ZREM', 'rq:wip:' .. q, ck)
-  redis.call('DEL', 'rq:execution:' .. ck)
-  redis.call('ZREM', 'rq:executions:' .. id, ex)
-  redis.call('SREM', wexec, ck)
-  if uniq ~= '' and redis.call('GET', 'rqstack:unique:' .. uniq) == id then
-    redis.call('DEL', 'rqstack:unique:' .. uniq)
-  end
-  if redis.call('EXISTS', jkey .. ':dependents') == 1 then table.insert(deps, id) end
-end
-if n_done > 0 then
-  redis.call('HINCRBY', wkey, 'successful_job_count', n_done)
-  redis.call('HINCRBYFLOAT', wkey, 'total_working_time', ARGV[10])
-end
-local out = {}
-local claimed = 0
-local function claim(q, id)
-  local jkey = 'rq:job:' .. id
-  local fields = redis.call('HGETALL', jkey)
-  if #fields == 0 then return end
-  local ex = exec_prefix .. (counter + claimed)
-  local ck = id .. ':' .. ex
-  claimed = claimed + 1
-  redis.call('HSET', jkey, 'status', 'started', 'started_at', now_str, 'last_heartbeat', now_str,
-    'worker_name', worker)
-  redis.call('PERSIST', jkey)
-  redis.call('ZADD', 'rq:wip:' .. q, started_score, ck)
-  local ekey = 'rq:execution:' .. ck
-  redis.call('HSET', ekey, 'id', ex, 'job_id', id, 'created_at', ARGV[2], 'last_heartbeat', ARGV[2],
-    'worker_name', worker)
-  redis.call('EXPIRE', ekey, exec_ttl)
-  redis.call('ZADD', 'rq:executions:' .. id, started_score + 60, ex)
-  redis.call('EXPIRE', 'rq:executions:' .. id, exec_ttl + 60)
-  redis.call('SADD', wexec, ck)
-  table.insert(out, {q, id, ex, fields})
-end
-if ARGV[12] ~= '' then claim(ARGV[11], ARGV[12]) end
-for qi = i, #ARGV do
-  local qkey = 'rq:queue:' .. ARGV[qi]
-  while claimed < max_claim do
-    local id = redis.call('LPOP', qkey)
-    if not id then break end
-    claim(ARGV[qi], id)
-  end
-  if claimed > 0 then break end
-end
-if claimed > 0 then
-  redis.call('HSET', wkey, 'state', 'busy')
-  redis.call('EXPIRE', wexec, exec_ttl + 60)
-end
-return {deps, out}
-"""
 
 
 @dataclass(frozen=True)
@@ -211,13 +120,15 @@ def settle_failure(
         if delay > 0:
             due = now_ts + delay
             pipe.hset(
-                job.key, mapping={"retries_left": retries_left - 1, "ended_at": rq_time(now), "status": "scheduled"}
+                job.key,
+                mapping={"retries_left": retries_left - 1, "ended_at": rq_time(now), "status": "scheduled"},
             )
             pipe.zadd(RQ_SCHEDULED_REGISTRY_PREFIX + ref.queue, {job.id: due})
             pipe.publish(SCHEDULER_WAKE_CHANNEL, repr(due))
         else:
             pipe.hset(
-                job.key, mapping={"retries_left": retries_left - 1, "ended_at": rq_time(now), "status": "queued"}
+                job.key,
+                mapping={"retries_left": retries_left - 1, "ended_at": rq_time(now), "status": "queued"},
             )
             if job.enqueue_at_front_on_retry:
                 pipe.lpush(RQ_QUEUE_KEY_PREFIX + ref.queue, job.id)

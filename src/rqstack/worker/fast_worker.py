@@ -21,7 +21,6 @@ import threading
 import time
 from collections import deque
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from types import FrameType
 from typing import Any
@@ -37,24 +36,19 @@ from rqstack.constants import (
     RQ_QUEUE_KEY_PREFIX,
     RQ_WORKER_KEY_PREFIX,
 )
-from rqstack.serializer import JSONFirstSerializer
 from rqstack.settings import Settings
 from rqstack.worker import callbacks, registration
 from rqstack.worker.bookkeeping import (
-    CLAIM_AND_FINISH,
-    RQ_DEFAULT_RESULT_TTL,
-    ExecRef,
-    rq_time,
     settle_canceled,
     settle_failure,
     settle_requeue,
 )
+from rqstack.worker.claims import Claimed, Claimer
 from rqstack.worker.enqueue import JOB_NAME_META_KEY, make_queue
 from rqstack.worker.execute import JobCanceled, Outcome, WorkerShutdown, run_job, timeout_message
 from rqstack.worker.horse import Horse
 from rqstack.worker.options import WorkerOptions
 from rqstack.worker.reaper import reap_if_due
-from rqstack.worker.unique import unique_key_of
 
 logger = logging.getLogger(__name__)
 
@@ -64,16 +58,6 @@ FLUSH_AFTER_SECONDS = 0.02
 STALE_FINISH_SECONDS = 0.1
 #: A job slower than this drops the batch size back to one.
 SLOW_JOB_SECONDS = 0.05
-
-
-@dataclass
-class Claimed:
-    """A job this worker took from its queue, with its execution id."""
-
-    ref: ExecRef
-    job: Job
-    started: float
-    raw: dict[bytes, bytes]
 
 
 class FastWorker:
@@ -94,9 +78,7 @@ class FastWorker:
         self.key = RQ_WORKER_KEY_PREFIX + self.name
         self.options = options or WorkerOptions()
         self.settings = settings
-        self._script = connection.register_script(CLAIM_AND_FINISH)
-        self._exec_prefix = uuid4().hex[:16]
-        self._exec_counter = 0
+        self._claimer = Claimer(connection, self.name, self.queue_names, self.options.heartbeat_ttl)
         self._batch = 1
         self._buffer: deque[Claimed] = deque()
         self._pending: list[tuple[Claimed, str]] = []
@@ -203,54 +185,22 @@ class FastWorker:
     def _claim(self, pre: tuple[str, str] | None, limit: int | None = None) -> bool:
         """Finish pending successes and claim up to a batch of jobs in one round trip."""
         now = datetime.now(UTC)
-        now_ts = now.timestamp()
-        args: list[Any] = [
-            self.name,
-            repr(now_ts),
-            rq_time(now),
-            repr(now_ts + self.options.heartbeat_ttl),
-            int(self.options.heartbeat_ttl),
-            self._batch if limit is None else limit,
-            self._exec_prefix,
-            self._exec_counter,
-            0,
-            0.0,
-            pre[0] if pre else "",
-            pre[1] if pre else "",
-        ]
         with self._lock:
             pending, self._pending = self._pending, []
-        done = [claimed for claimed, _ in pending]
-        working = 0.0
-        for claimed, result in pending:
-            job = claimed.job
-            ttl = job.result_ttl if job.result_ttl is not None else RQ_DEFAULT_RESULT_TTL
-            args += [job.id, claimed.ref.queue, claimed.ref.execution_id, repr(claimed.started), result, ttl]
-            args.append(unique_key_of(job.meta) or "")
-            working += now_ts - claimed.started
-        args[8], args[9] = len(done), repr(working)
-        args += self.queue_names
         try:
-            deps, rows = self._script(args=args)
+            claimed, with_dependents = self._claimer.run(
+                pending, pre, self._batch if limit is None else limit, now
+            )
         except BaseException:
             with self._lock:  # not recorded: they go with the next call
                 self._pending[:0] = pending
             raise
-        released = self._after_success(done, now, {d.decode() for d in deps})
-        self._exec_counter += len(rows)
-        for queue, job_id, execution_id, flat in rows:
-            fields = dict(zip(flat[::2], flat[1::2], strict=True))
-            job = Job(job_id.decode(), connection=self.connection, serializer=JSONFirstSerializer)
-            job.restore(fields)
-            job._status = "started"  # type: ignore[assignment]  # the script set it after reading
-            job.started_at = now
-            job.worker_name = self.name
-            ref = ExecRef(queue.decode(), job.id, execution_id.decode())
-            self._buffer.append(Claimed(ref, job, now_ts, fields))
-        if rows and self._batch < self.options.max_batch:
+        released = self._after_success([c for c, _ in pending], now, with_dependents)
+        self._buffer.extend(claimed)
+        if claimed and self._batch < self.options.max_batch:
             self._batch = min(self.options.max_batch, self._batch * 2)
         # Dependents released by this call are new work even when nothing was claimed.
-        return bool(rows) or released
+        return bool(claimed) or released
 
     def _flush(self) -> None:
         if self._pending:

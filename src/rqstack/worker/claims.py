@@ -1,0 +1,178 @@
+"""Claim a batch of jobs and finish the previous batch's successes in one Lua round trip.
+
+Per finished job: status, ended_at, an RQ 3 result record, TTLs, the finished registry, the
+execution's removal and the unique key's release. Per claimed job: the pop, status started, the
+``rq:wip:<queue>`` entry, the execution record and the worker's execution index. The job hashes come
+back in the same reply, so a claimed job needs no further read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import uuid4
+
+import redis
+from rq.job import Job
+
+from rqstack.serializer import JSONFirstSerializer
+from rqstack.worker.bookkeeping import RQ_DEFAULT_RESULT_TTL, ExecRef, rq_time
+from rqstack.worker.unique import unique_key_of
+
+# ARGV: worker, now_ts, now_str, started_score, exec_ttl, max_claim, exec_prefix, exec_counter,
+# n_done, working_time, pre_queue, pre_id, then n_done records of 7 fields, then queue names.
+CLAIM_AND_FINISH = """
+local worker = ARGV[1]
+local now_ts = tonumber(ARGV[2])
+local now_str = ARGV[3]
+local started_score = ARGV[4]
+local exec_ttl = tonumber(ARGV[5])
+local max_claim = tonumber(ARGV[6])
+local exec_prefix = ARGV[7]
+local counter = tonumber(ARGV[8])
+local n_done = tonumber(ARGV[9])
+local wkey = 'rq:worker:' .. worker
+local wexec = wkey .. ':executions'
+local deps = {}
+local i = 13
+for _ = 1, n_done do
+  local id, q, ex, st, ret = ARGV[i], ARGV[i+1], ARGV[i+2], ARGV[i+3], ARGV[i+4]
+  local ttl, uniq = tonumber(ARGV[i+5]), ARGV[i+6]
+  i = i + 7
+  local jkey = 'rq:job:' .. id
+  local rkey = 'rq:results:' .. id
+  local ck = id .. ':' .. ex
+  redis.call('HSET', jkey, 'status', 'finished', 'ended_at', now_str)
+  if ret ~= '' then
+    redis.call('XADD', rkey, 'MAXLEN', '10', '*', 'type', '1', 'worker_name', worker, 'return_value', ret,
+      'execution_id', ex, 'execution_started_at', st, 'execution_ended_at', ARGV[2])
+  else
+    redis.call('XADD', rkey, 'MAXLEN', '10', '*', 'type', '1', 'worker_name', worker,
+      'execution_id', ex, 'execution_started_at', st, 'execution_ended_at', ARGV[2])
+  end
+  if ttl > 0 then
+    redis.call('EXPIRE', jkey, ttl)
+    redis.call('EXPIRE', rkey, ttl)
+    redis.call('ZADD', 'rq:finished:' .. q, now_ts + ttl, id)
+  elseif ttl == 0 then
+    redis.call('DEL', jkey, rkey)
+  else
+    redis.call('ZADD', 'rq:finished:' .. q, '+inf', id)
+  end
+  redis.call('ZREM', 'rq:wip:' .. q, ck)
+  redis.call('DEL', 'rq:execution:' .. ck)
+  redis.call('ZREM', 'rq:executions:' .. id, ex)
+  redis.call('SREM', wexec, ck)
+  if uniq ~= '' and redis.call('GET', 'rqstack:unique:' .. uniq) == id then
+    redis.call('DEL', 'rqstack:unique:' .. uniq)
+  end
+  if redis.call('EXISTS', jkey .. ':dependents') == 1 then table.insert(deps, id) end
+end
+if n_done > 0 then
+  redis.call('HINCRBY', wkey, 'successful_job_count', n_done)
+  redis.call('HINCRBYFLOAT', wkey, 'total_working_time', ARGV[10])
+end
+local out = {}
+local claimed = 0
+local function claim(q, id)
+  local jkey = 'rq:job:' .. id
+  local fields = redis.call('HGETALL', jkey)
+  if #fields == 0 then return end
+  local ex = exec_prefix .. (counter + claimed)
+  local ck = id .. ':' .. ex
+  claimed = claimed + 1
+  redis.call('HSET', jkey, 'status', 'started', 'started_at', now_str, 'last_heartbeat', now_str,
+    'worker_name', worker)
+  redis.call('PERSIST', jkey)
+  redis.call('ZADD', 'rq:wip:' .. q, started_score, ck)
+  local ekey = 'rq:execution:' .. ck
+  redis.call('HSET', ekey, 'id', ex, 'job_id', id, 'created_at', ARGV[2], 'last_heartbeat', ARGV[2],
+    'worker_name', worker)
+  redis.call('EXPIRE', ekey, exec_ttl)
+  redis.call('ZADD', 'rq:executions:' .. id, started_score + 60, ex)
+  redis.call('EXPIRE', 'rq:executions:' .. id, exec_ttl + 60)
+  redis.call('SADD', wexec, ck)
+  table.insert(out, {q, id, ex, fields})
+end
+if ARGV[12] ~= '' then claim(ARGV[11], ARGV[12]) end
+for qi = i, #ARGV do
+  local qkey = 'rq:queue:' .. ARGV[qi]
+  while claimed < max_claim do
+    local id = redis.call('LPOP', qkey)
+    if not id then break end
+    claim(ARGV[qi], id)
+  end
+  if claimed > 0 then break end
+end
+if claimed > 0 then
+  redis.call('HSET', wkey, 'state', 'busy')
+  redis.call('EXPIRE', wexec, exec_ttl + 60)
+end
+return {deps, out}
+"""
+
+
+@dataclass
+class Claimed:
+    """A job this worker took from its queue, with its execution id and raw hash."""
+
+    ref: ExecRef
+    job: Job
+    started: float
+    raw: dict[bytes, bytes]
+
+
+class Claimer:
+    """Runs CLAIM_AND_FINISH for one worker; execution ids are a per-process prefix plus a counter."""
+
+    def __init__(
+        self, connection: redis.Redis, worker_name: str, queue_names: Sequence[str], ttl: float
+    ) -> None:
+        self.connection = connection
+        self.worker_name = worker_name
+        self.queue_names = list(queue_names)
+        self.ttl = ttl
+        self._script = connection.register_script(CLAIM_AND_FINISH)
+        self._prefix = uuid4().hex[:16]
+        self._counter = 0
+
+    def run(
+        self, finished: Sequence[tuple[Claimed, str]], pre: tuple[str, str] | None, limit: int, now: datetime
+    ) -> tuple[list[Claimed], set[str]]:
+        """Record ``finished`` (job, result) and claim up to ``limit`` jobs; (claimed, ids to release)."""
+        now_ts = now.timestamp()
+        args: list[Any] = [
+            self.worker_name,
+            repr(now_ts),
+            rq_time(now),
+            repr(now_ts + self.ttl),
+            int(self.ttl),
+            limit,
+            self._prefix,
+            self._counter,
+            len(finished),
+            repr(sum(now_ts - claimed.started for claimed, _ in finished)),
+            pre[0] if pre else "",
+            pre[1] if pre else "",
+        ]
+        for claimed, result in finished:
+            job = claimed.job
+            ttl = job.result_ttl if job.result_ttl is not None else RQ_DEFAULT_RESULT_TTL
+            args += [job.id, claimed.ref.queue, claimed.ref.execution_id, repr(claimed.started), result, ttl]
+            args.append(unique_key_of(job.meta) or "")
+        args += self.queue_names
+        deps, rows = self._script(args=args)
+        self._counter += len(rows)
+        claimed_jobs = []
+        for queue, job_id, execution_id, flat in rows:
+            fields = dict(zip(flat[::2], flat[1::2], strict=True))
+            job = Job(job_id.decode(), connection=self.connection, serializer=JSONFirstSerializer)
+            job.restore(fields)
+            job._status = "started"  # type: ignore[assignment]  # the script set it after reading
+            job.started_at = now
+            job.worker_name = self.worker_name
+            ref = ExecRef(queue.decode(), job.id, execution_id.decode())
+            claimed_jobs.append(Claimed(ref, job, now_ts, fields))
+        return claimed_jobs, {d.decode() for d in deps}
