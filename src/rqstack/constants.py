@@ -71,7 +71,7 @@ RQ_SCHEDULED_REGISTRY_PREFIX = "rq:scheduled:"
 #: How long a fire guard outlives its fire (longer than any result TTL of the job it made).
 FIRE_GUARD_TTL_SECONDS = 8 * 24 * 3600
 #: Leader lease: a killed leader is replaced within lease + follower poll (< 2 s).
-SCHEDULER_LEASE_SECONDS = 1.5
+SCHEDULER_LEASE_SECONDS = 1.2
 SCHEDULER_FOLLOWER_POLL_SECONDS = 0.25
 #: Longest sleep between ticks, so CLI/API/file changes are seen within a second.
 SCHEDULER_MAX_SLEEP_SECONDS = 1.0
