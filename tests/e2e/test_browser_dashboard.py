@@ -246,6 +246,20 @@ def test_overview(page: Page, stack: Stack) -> None:
     shot(page, "overview")
 
 
+def test_pause_and_resume_the_scheduler(page: Page, stack: Stack) -> None:
+    page.click("nav >> text=Scheduler")
+    expect(page.locator("main .badge").first).to_have_text("running")
+    page.click("button:has-text('Pause')")
+    expect(page.locator("main .badge").first).to_have_text("paused")
+    assert stack.api("GET", "/api/scheduler")["paused"] is True
+    page.click("button:has-text('Resume')")
+    expect(page.locator("main .badge").first).to_have_text("running")
+    page.goto("/scheduler")
+    shot(page, "scheduler")
+    page.goto("/rq/0/view/jobs/default/finished/8/asc/1")
+    expect(page.locator("#jobs tr[data-role=job]").first).to_be_visible()
+
+
 def test_user_text_is_escaped_on_every_page(page: Page, stack: Stack) -> None:
     stack.api(
         "POST", "/api/schedules", {"name": "xss", "job": "demo.echo", "cron": "@daily", "description": XSS}
