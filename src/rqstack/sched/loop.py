@@ -16,7 +16,7 @@ from redis.client import PubSub
 from rqstack import constants
 from rqstack.sched import scripts
 from rqstack.sched.delayed import LeaseLost, move_registries, move_rq_scheduler
-from rqstack.sched.firer import Firer
+from rqstack.sched.firer import FireCounts, Firer
 from rqstack.sched.leader import Lease
 
 logger = logging.getLogger(__name__)
@@ -86,29 +86,23 @@ class Scheduler:
                 logger.info("scheduler %s leads (fence %s)", self.owner, self.lease.token)
         fence = self.lease.fence_args() if self.use_lease else ["", ""]
         paused = self.connection.hget(constants.SCHEDULER_STATE_KEY, "paused") in (b"1", "1")
-        fired = skipped = missed = moved = 0
-        more = False
-        lag = 0.0
+        counts = FireCounts()
+        moved, more = 0, False
         try:
             if not paused:
                 counts = self.firer.fire_due(now, fence)
-                fired, skipped, missed, lag, more = (
-                    counts.fired,
-                    counts.skipped,
-                    counts.missed,
-                    counts.lag,
-                    counts.more,
-                )
                 moved_registry, more_registry = move_registries(self.connection, now, fence, self.batch_size)
                 moved_set, more_set = move_rq_scheduler(self.connection, now, fence, self.batch_size)
                 moved = moved_registry + moved_set
-                more = more or more_registry or more_set
+                more = counts.more or more_registry or more_set
         except LeaseLost:
             logger.warning("scheduler %s lost the lease mid-tick; another scheduler leads now", self.owner)
             return TickResult(leader=False)
         next_due, paused = self._earliest()
-        self._record_state(now, lag, fired, moved)
-        return TickResult(True, paused, fired, skipped, missed, moved, more, next_due, lag)
+        self._record_state(now, counts.lag, counts.fired, moved)
+        return TickResult(
+            True, paused, counts.fired, counts.skipped, counts.missed, moved, more, next_due, counts.lag
+        )
 
     def _earliest(self) -> tuple[float | None, bool]:
         reply = scripts.script(self.connection, "earliest")(
