@@ -169,3 +169,13 @@ def test_unknown_api_route_and_method_are_json(client: FlaskClient) -> None:
     wrong = client.delete("/api/jobs")
     assert wrong.status_code == 405 and error_of(wrong)["code"] == "method_not_allowed"
     assert "POST" in wrong.headers["Allow"]
+
+
+def test_unique_job_is_not_queued_twice(client: FlaskClient, connection: redis.Redis) -> None:
+    body = {"job": "demo.add", "kwargs": {"a": 1, "b": 2}, "unique": True}
+    first = client.post("/api/jobs", json=body)
+    assert first.status_code == 201 and first.get_json()["existing"] is False
+    second = client.post("/api/jobs", json=body)
+    assert second.status_code == 200
+    assert second.get_json()["existing"] is True and second.get_json()["id"] == first.get_json()["id"]
+    assert connection.llen("rq:queue:default") == 1

@@ -71,12 +71,19 @@ _SCHEMAS: dict[str, Any] = {
             "retry_interval": {"oneOf": [{"type": "string"}, {"type": "array", "items": _DURATION}]},
             "id": _NAME,
             "unique": {"type": "boolean"},
+            "unique_key": {"type": "string", "minLength": 1, "maxLength": 512},
         },
     },
     "Enqueued": {
         "type": "object",
         "required": ["id", "queue", "status", "due"],
-        "properties": {"id": _NAME, "queue": _NAME, "status": {"type": "string"}, "due": _NULLABLE_TIME},
+        "properties": {
+            "id": _NAME,
+            "queue": _NAME,
+            "status": {"type": "string"},
+            "due": _NULLABLE_TIME,
+            "existing": {"type": "boolean"},
+        },
     },
     "Job": {
         "type": "object",
@@ -206,6 +213,7 @@ def _paths() -> dict[str, Any]:
             "post": _op(
                 "Enqueue one job, or a list of jobs (all-or-nothing)",
                 {
+                    "200": _json(_ref("Enqueued"), "A unique job with that key is already queued or running"),
                     "201": {
                         "description": "Queued",
                         "content": {
@@ -222,7 +230,7 @@ def _paths() -> dict[str, Any]:
                                 }
                             }
                         },
-                    }
+                    },
                 },
                 (*_WRITE_ERRORS, 409),
                 requestBody=_body(

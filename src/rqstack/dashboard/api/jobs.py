@@ -13,14 +13,33 @@ from rqstack.dashboard.api.base import MAX_DURATION_SECONDS, api, connection, js
 from rqstack.dashboard.http_errors import Conflict, MalformedRequest
 from rqstack.durations import parse_duration
 from rqstack.errors import AlreadyExists, BadInput, NotFound, RqstackError
-from rqstack.worker.enqueue import EnqueueRequest, PreparedJob, enqueue_prepared, prepare
+from rqstack.worker.enqueue import (
+    EnqueueRequest,
+    PreparedJob,
+    enqueue_many_prepared,
+    enqueue_prepared,
+    prepare,
+)
 from rqstack.worker.inspect import cancel_job, job_details
 from rqstack.worker.jobs.registry import registered_jobs
 
 #: Most jobs one bulk request may enqueue.
 MAX_BULK = 1000
 ENQUEUE_FIELDS = frozenset(
-    {"job", "args", "kwargs", "queue", "in", "at", "timeout", "retry", "retry_interval", "id", "unique"}
+    {
+        "job",
+        "args",
+        "kwargs",
+        "queue",
+        "in",
+        "at",
+        "timeout",
+        "retry",
+        "retry_interval",
+        "id",
+        "unique",
+        "unique_key",
+    }
 )
 
 
@@ -44,17 +63,19 @@ def create_jobs() -> tuple[Response, int] | Response:
                 "queue": result.queue,
                 "status": result.status,
                 "due": None if result.due is None else result.due.isoformat(),
+                "existing": result.existing,
             }
         )
         response.headers["Location"] = url_for("api.show_job", job_id=result.job_id)
-        return response, 201
+        # A unique job already queued or running is answered, not duplicated: 200 with its id.
+        return response, 200 if result.existing else 201
     if not isinstance(body, list):
         raise MalformedRequest("the body must be a job object or a list of them; nothing was queued")
     if not 1 <= len(body) <= MAX_BULK:
         raise BadInput(f"a bulk request holds 1 to {MAX_BULK} jobs, got {len(body)}; nothing was queued")
     batch = [_prepare_item(item, prefix=f"[{index}].") for index, item in enumerate(body)]
     _refuse_taken_ids(batch)
-    ids = [enqueue_prepared(connection(), prepared).job_id for prepared in batch]
+    ids = [result.job_id for result in enqueue_many_prepared(connection(), batch)]
     return jsonify({"ids": ids}), 201
 
 
@@ -105,6 +126,7 @@ def enqueue_request(data: Mapping[str, Any]) -> EnqueueRequest:
         retry_intervals=_intervals(data.get("retry_interval")),
         job_id=_optional_text(data, "id"),
         unique=_optional_bool(data, "unique"),
+        unique_key=_optional_text(data, "unique_key"),
     )
 
 
