@@ -67,8 +67,8 @@ class Firer:
             return FireCounts()
         names = [_text(member) for member, _ in due]
         definitions = self._definitions(names, version)
-        args: list[Any] = []
-        groups = missed = 0
+        groups: list[list[Any]] = []
+        missed = 0
         fresh: list[tuple[str, list[Any]]] = []
         next_cache: dict[tuple[Any, ...], datetime] = {}
         for name, (_, score), raw in zip(names, due, definitions, strict=True):
@@ -76,9 +76,8 @@ class Firer:
                 self.connection.zrem(constants.SCHEDULE_DUE_KEY, name)
                 continue
             group, group_missed = self._group(name, float(score), raw, now, fresh, next_cache)
-            args += group
+            groups.append(group)
             missed += group_missed
-            groups += 1
         if fresh:
             with self.connection.pipeline(transaction=False) as pipe:
                 for name, fields in fresh:
@@ -105,8 +104,7 @@ class Firer:
                 constants.SCHEDULE_JOB_TEMPLATE_KEY_PREFIX,
                 constants.FIRE_GUARD_KEY_PREFIX,
                 constants.RQ_QUEUE_KEY_PREFIX,
-                groups,
-                *args,
+                json.dumps(groups, separators=(",", ":")),
             ],
         )
         if reply == -1:
@@ -158,10 +156,8 @@ class Firer:
             compiled.schedule.overlap,
             plan.missed,
             due.isoformat(),
-            len(plan.fires),
+            [[fire_job_id(name, fire), fire.isoformat()] for fire in plan.fires],
         ]
-        for fire in plan.fires:
-            group += [fire_job_id(name, fire), fire.isoformat()]
         return group, plan.missed
 
     def _compile(self, name: str, raw: bytes, fresh: list[tuple[str, list[Any]]]) -> _Compiled:
@@ -191,7 +187,7 @@ class Firer:
             "recorded_at": now.isoformat(),
         }
         self.connection.lpush(runs_key(name), json.dumps(record))
-        return [name, repr(score), repr(_safe_next(raw, now)), "-", "allow", 0, due.isoformat(), 0]
+        return [name, repr(score), repr(_safe_next(raw, now)), "-", "allow", 0, due.isoformat(), []]
 
 
 def _plan(

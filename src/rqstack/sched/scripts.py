@@ -72,9 +72,10 @@ return 0
 """
 
 #: KEYS: due index, leader, fence, rq:queues. ARGV: owner, token, now ISO, history limit, guard ttl,
-#: now in RQ's format, key prefixes (job, schedule, runs, job template, guard, queue), group count,
-#: then per due schedule: name, expected score, next score ('' = none), queue, overlap, missed count,
-#: due ISO, fire count, and (job id, fire ISO) per fire. A group fires only if the index still holds
+#: now in RQ's format, key prefixes (job, schedule, runs, job template, guard, queue), and a JSON
+#: list with per due schedule: [name, expected score, next score ('' = none), queue, overlap, missed
+#: count, due ISO, [[job id, fire ISO], ...]] (one JSON argument is far cheaper to send than many).
+#: A group fires only if the index still holds
 #: the score it was planned from (compare-and-set), each fire only if its guard key is new and its
 #: job id unused: exactly once, whichever process runs it. The job hash is copied from the
 #: schedule's template hash, so a fire costs two arguments, not the job's twenty fields.
@@ -86,12 +87,9 @@ local now, limit, ttl, rqnow = ARGV[3], tonumber(ARGV[4]), ARGV[5], ARGV[6]
 local jobp, schedp, runsp, tplp, guardp, queuep = ARGV[7], ARGV[8], ARGV[9], ARGV[10], ARGV[11], ARGV[12]
 local busy_status = {queued=true, started=true, scheduled=true, deferred=true}
 local fired, skipped, missing = 0, 0, {}
-local i = 14
-for _ = 1, tonumber(ARGV[13]) do
-  local name, expected, nextscore, qname, overlap = ARGV[i], ARGV[i+1], ARGV[i+2], ARGV[i+3], ARGV[i+4]
-  local missed, due_iso, nfires = tonumber(ARGV[i+5]), ARGV[i+6], tonumber(ARGV[i+7])
-  local first = i + 8
-  i = first + 2 * nfires
+for _, g in ipairs(cjson.decode(ARGV[13])) do
+  local name, expected, nextscore, qname, overlap, missed, due_iso, fires = unpack(g)
+  local nfires = #fires
   local skey, rkey, qkey = schedp .. name, runsp .. name, queuep .. qname
   local current = redis.call('ZSCORE', KEYS[1], name)
   local proceed = current and math.abs(tonumber(current) - tonumber(expected)) < 0.0005
@@ -111,8 +109,8 @@ for _ = 1, tonumber(ARGV[13]) do
         recorded_at=now}))
     end
     local template = nil
-    for f = first, i - 1, 2 do
-      local jid, fire_iso = ARGV[f], ARGV[f + 1]
+    for _, fire in ipairs(fires) do
+      local jid, fire_iso = fire[1], fire[2]
       local jkey = jobp .. jid
       if busy then
         skipped = skipped + 1
