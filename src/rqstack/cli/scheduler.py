@@ -13,6 +13,7 @@ from rqstack.connection import client_from_url, redis_url
 from rqstack.constants import SCHEDULER_MAX_SLEEP_SECONDS
 from rqstack.durations import parse_duration
 from rqstack.errors import RedisUnavailable
+from rqstack.sched.alerting import SchedulerAlerts
 from rqstack.sched.loop import Scheduler
 
 logger = logging.getLogger(__name__)
@@ -40,7 +41,10 @@ def scheduler_command(state: State, interval: str, burst: bool) -> None:
         # Started before Redis (honcho, systemd, a restart): wait for it instead of exiting.
         logger.warning("%s; the scheduler keeps retrying", exc.message)
         connection = client_from_url(redis_url(state.settings))
-    scheduler = Scheduler(connection, max_sleep=min(max_sleep, 60.0))
+    alerts = SchedulerAlerts(connection, state.settings)
+    scheduler = Scheduler(
+        connection, max_sleep=min(max_sleep, 60.0), on_missed=alerts.missed, on_tick=alerts.after_tick
+    )
 
     def stop(signum: int, frame: FrameType | None) -> None:
         scheduler.request_stop()

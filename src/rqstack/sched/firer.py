@@ -24,6 +24,16 @@ logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
+class MissedFire:
+    """Fires of one schedule that its misfire policy dropped in this batch."""
+
+    schedule: str
+    job: str
+    count: int
+    fire_time: str
+
+
+@dataclass(frozen=True)
 class FireCounts:
     """What one batch did."""
 
@@ -32,6 +42,7 @@ class FireCounts:
     missed: int = 0
     lag: float = 0.0
     more: bool = False
+    missed_fires: tuple[MissedFire, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -69,6 +80,7 @@ class Firer:
         definitions = self._definitions(names, version)
         groups: list[list[Any]] = []
         missed = 0
+        missed_fires: list[MissedFire] = []
         fresh: list[tuple[str, list[Any]]] = []
         next_cache: dict[tuple[Any, ...], datetime] = {}
         for name, (_, score), raw in zip(names, due, definitions, strict=True):
@@ -78,6 +90,10 @@ class Firer:
             group, group_missed = self._group(name, float(score), raw, now, fresh, next_cache)
             groups.append(group)
             missed += group_missed
+            if group_missed:
+                compiled = self._compiled.get(name)
+                job = compiled.schedule.job if compiled is not None else ""
+                missed_fires.append(MissedFire(name, job, group_missed, str(group[6])))
         if fresh:
             with self.connection.pipeline(transaction=False) as pipe:
                 for name, fields in fresh:
@@ -116,7 +132,7 @@ class Firer:
             self._compiled.pop(name, None)
         lag = now.timestamp() - min(float(score) for _, score in due)
         more = len(due) >= self.batch_size or bool(missing)
-        return FireCounts(int(reply[0]), int(reply[1]), missed, max(0.0, lag), more)
+        return FireCounts(int(reply[0]), int(reply[1]), missed, max(0.0, lag), more, tuple(missed_fires))
 
     def _definitions(self, names: list[str], version: bytes | None) -> list[bytes | None]:
         """The due schedules' definitions: from the cache while no schedule was written, else from Redis."""

@@ -16,7 +16,7 @@ from redis.client import PubSub
 from rqstack import constants
 from rqstack.sched import scripts
 from rqstack.sched.delayed import LeaseLost, move_registries, move_rq_scheduler
-from rqstack.sched.firer import FireCounts, Firer
+from rqstack.sched.firer import FireCounts, Firer, MissedFire
 from rqstack.sched.leader import Lease
 
 logger = logging.getLogger(__name__)
@@ -57,6 +57,8 @@ class Scheduler:
         lease_seconds: float = constants.SCHEDULER_LEASE_SECONDS,
         batch_size: int = constants.SCHEDULER_BATCH_SIZE,
         clock: Callable[[], float] = time.time,
+        on_missed: Callable[[tuple[MissedFire, ...]], None] | None = None,
+        on_tick: Callable[[], None] | None = None,
     ) -> None:
         self.connection = connection
         self.lease = Lease(connection, owner, lease_seconds)
@@ -66,6 +68,8 @@ class Scheduler:
         self.batch_size = batch_size
         self.firer = Firer(connection, batch_size)
         self.clock = clock
+        self.on_missed = on_missed
+        self.on_tick = on_tick
         self._stop = threading.Event()
         self._pubsub: PubSub | None = None
 
@@ -98,8 +102,12 @@ class Scheduler:
         except LeaseLost:
             logger.warning("scheduler %s lost the lease mid-tick; another scheduler leads now", self.owner)
             return TickResult(leader=False)
+        if counts.missed_fires and self.on_missed is not None:
+            self.on_missed(counts.missed_fires)
         next_due, paused = self._earliest()
         self._record_state(now, counts.lag, counts.fired, moved)
+        if self.on_tick is not None:
+            self.on_tick()
         return TickResult(
             True, paused, counts.fired, counts.skipped, counts.missed, moved, more, next_due, counts.lag
         )
