@@ -7,8 +7,8 @@ import time
 
 import pytest
 import redis
+from peers import HttpPeer, SmtpPeer
 from rq.job import Job
-from test_alerts_channels import HttpPeer, SmtpPeer, fresh_pauses, http_peer, smtp_peer
 
 from rqstack.connection import free_port
 from rqstack.constants import ALERT_ON_SUCCESS_META_KEY
@@ -26,8 +26,6 @@ from rqstack.worker.alerts.delivery import reset_pauses
 from rqstack.worker.enqueue import EnqueueRequest, enqueue
 from rqstack.worker.jobs.registry import load_jobs
 from rqstack.worker.runner import build_worker
-
-__all__ = ["fresh_pauses", "http_peer", "smtp_peer"]
 
 FAST = DeliveryPolicy(attempts=3, first_delay=0.05, max_delay=0.1, attempt_timeout=1.0, deadline=5.0)
 FAILED = {

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import redis
-from test_alerts_channels import HttpPeer, fresh_pauses, http_peer
+from peers import HttpPeer
 
 from rqstack.constants import ALERT_ON_SUCCESS_META_KEY
 from rqstack.settings import Settings
@@ -11,8 +11,6 @@ from rqstack.worker.alerts import recent_alerts
 from rqstack.worker.enqueue import EnqueueRequest, enqueue
 from rqstack.worker.jobs.registry import load_jobs
 from rqstack.worker.runner import build_fast_worker
-
-__all__ = ["fresh_pauses", "http_peer"]
 
 
 def test_final_failure_alerts_once_and_opted_in_success_alerts(

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 import redis
+from peers import HttpPeer, SmtpPeer
 from rq.job import Job
-from test_alerts_channels import HttpPeer, SmtpPeer, fresh_pauses, http_peer, smtp_peer
 
 from rqstack.connection import free_port
 from rqstack.errors import BadInput, ConfigError
@@ -15,8 +15,6 @@ from rqstack.worker.enqueue import EnqueueRequest, enqueue
 from rqstack.worker.jobs.notify import backlog, notify_email, notify_slack, notify_webhook
 from rqstack.worker.jobs.registry import load_jobs
 from rqstack.worker.runner import build_worker
-
-__all__ = ["fresh_pauses", "http_peer", "smtp_peer"]
 
 
 @pytest.fixture(autouse=True)

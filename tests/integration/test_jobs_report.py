@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 import redis
+from peers import HttpPeer, SmtpPeer
 from rq.job import Job
-from test_alerts_channels import HttpPeer, SmtpPeer, fresh_pauses, http_peer, smtp_peer
 
 from rqstack import constants
 from rqstack.connection import free_port
@@ -22,8 +22,6 @@ from rqstack.worker.enqueue import EnqueueRequest, enqueue
 from rqstack.worker.jobs.registry import load_jobs
 from rqstack.worker.jobs.report import run_report
 from rqstack.worker.runner import build_fast_worker, build_worker
-
-__all__ = ["fresh_pauses", "http_peer", "smtp_peer"]
 
 FAST = DeliveryPolicy(attempts=2, first_delay=0.05, max_delay=0.1, attempt_timeout=1.0, deadline=3.0)
 
