@@ -15,11 +15,12 @@ import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import pytest
+import redis
 from playwright.sync_api import Browser, Page, expect, sync_playwright
 
-from conftest import RedisServer
 from rqstack.connection import free_port
 
 CHROMIUM = "/usr/bin/chromium"
@@ -34,6 +35,14 @@ CHROMIUM_ARGS = [
 TOKEN = "browser-test-token"
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "docs" / "screenshots"
 XSS = "<img src=x onerror=\"window.__xss='hit'\"><script>window.__xss='hit'</script>"
+
+
+class RedisServerLike(Protocol):
+    """What this module needs of the session's ``redis_server`` fixture (tests/conftest.py)."""
+
+    url: str
+
+    def client(self) -> redis.Redis: ...
 
 
 @dataclass
@@ -76,11 +85,11 @@ def healthy(url: str) -> bool:
 
 
 @pytest.fixture(scope="module")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
+def stack(redis_server: RedisServerLike, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
     """Real processes: redis-server and `rqstack dashboard` (token set), `scheduler` and `worker`."""
     base = tmp_path_factory.mktemp("browser")
-    redis_server = RedisServer(base / "redis", appendonly=False)
-    redis_server.start()
+    admin = redis_server.client()
+    admin.flushall()
     port = free_port()
     env = {
         **os.environ,
@@ -119,7 +128,8 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
-        redis_server.stop()
+        admin.flushall()
+        admin.close()
 
 
 @pytest.fixture(scope="module")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Protocol
 
 import redis
 from flask import Flask
@@ -13,6 +14,12 @@ from rqstack.dashboard import create_app
 from rqstack.settings import Settings
 
 TOKEN = "s3cret-token-for-tests"
+
+
+class RedisUrl(Protocol):
+    """What the tests need of the session's ``redis_server`` fixture (tests/conftest.py)."""
+
+    url: str
 
 
 def make_app(connection: redis.Redis, url: str, data_dir: Path, token: str | None = None) -> Flask:

@@ -9,16 +9,15 @@ from pathlib import Path
 
 import pytest
 import redis
-from dashboard_app import TOKEN, auth, csrf_of, login, make_app
+from dashboard_app import TOKEN, RedisUrl, auth, csrf_of, login, make_app
 from flask import Flask
 from flask.testing import FlaskClient
 
-from conftest import RedisServer
 from rqstack.dashboard.secret import SECRET_FILE_NAME
 
 
 @pytest.fixture
-def app(connection: redis.Redis, redis_server: RedisServer, tmp_path: Path) -> Flask:
+def app(connection: redis.Redis, redis_server: RedisUrl, tmp_path: Path) -> Flask:
     """A dashboard protected by a token."""
     return make_app(connection, redis_server.url, tmp_path, token=TOKEN)
 
@@ -31,7 +30,7 @@ def client(app: Flask) -> Iterator[FlaskClient]:
 
 
 @pytest.fixture
-def open_client(connection: redis.Redis, redis_server: RedisServer, tmp_path: Path) -> Iterator[FlaskClient]:
+def open_client(connection: redis.Redis, redis_server: RedisUrl, tmp_path: Path) -> Iterator[FlaskClient]:
     """A client of a dashboard without a token (loopback only)."""
     with make_app(connection, redis_server.url, tmp_path / "open").test_client() as test_client:
         yield test_client
@@ -93,7 +92,7 @@ def test_session_api_writes_need_the_csrf_header(client: FlaskClient, connection
 
 
 def test_changing_the_token_ends_sessions(
-    client: FlaskClient, connection: redis.Redis, redis_server: RedisServer, tmp_path: Path
+    client: FlaskClient, connection: redis.Redis, redis_server: RedisUrl, tmp_path: Path
 ) -> None:
     login(client)
     cookie = client.get_cookie("rqstack_session")
@@ -149,9 +148,19 @@ def test_security_headers(client: FlaskClient) -> None:
 
 
 def test_secret_key_file_is_private_and_stable(
-    app: Flask, connection: redis.Redis, redis_server: RedisServer, tmp_path: Path
+    app: Flask, connection: redis.Redis, redis_server: RedisUrl, tmp_path: Path
 ) -> None:
     path = tmp_path / SECRET_FILE_NAME
     assert stat.S_IMODE(os.stat(path).st_mode) == 0o600
     again = make_app(connection, redis_server.url, tmp_path, token=TOKEN)
     assert again.secret_key == app.secret_key
+
+
+def test_token_guessing_is_throttled(client: FlaskClient) -> None:
+    for _ in range(10):
+        assert client.get("/api/status", headers=auth("guess")).status_code == 401
+    throttled = client.get("/api/status", headers=auth("guess"))
+    assert throttled.status_code == 429 and throttled.get_json()["error"]["code"] == "too_many_attempts"
+    assert client.get("/api/status", headers=auth()).status_code == 429
+    csrf = csrf_of(client, "/login")
+    assert client.post("/login", data={"password": TOKEN, "csrf_token": csrf}).status_code == 429

@@ -8,15 +8,14 @@ from typing import Any
 
 import pytest
 import redis
-from dashboard_app import make_app
+from dashboard_app import RedisUrl, make_app
 from flask.testing import FlaskClient
 
-from conftest import RedisServer
 from rqstack.worker.inspect import job_details
 
 
 @pytest.fixture
-def client(connection: redis.Redis, redis_server: RedisServer, tmp_path: Path) -> Iterator[FlaskClient]:
+def client(connection: redis.Redis, redis_server: RedisUrl, tmp_path: Path) -> Iterator[FlaskClient]:
     """An open (loopback, no token) dashboard's test client."""
     app = make_app(connection, redis_server.url, tmp_path)
     with app.test_client() as test_client:

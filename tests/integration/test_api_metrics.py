@@ -5,11 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 import redis
-from dashboard_app import make_app
+from dashboard_app import RedisUrl, make_app
 from prometheus_client.parser import text_string_to_metric_families
 from rq import SimpleWorker
 
-from conftest import RedisServer
 from rqstack.sched.control import run_now
 from rqstack.sched.model import Schedule
 from rqstack.sched.store import ScheduleStore
@@ -27,7 +26,7 @@ def samples(text: str) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
 
 
 def test_metrics_reflect_queues_and_schedules(
-    connection: redis.Redis, redis_server: RedisServer, tmp_path: Path
+    connection: redis.Redis, redis_server: RedisUrl, tmp_path: Path
 ) -> None:
     app = make_app(connection, redis_server.url, tmp_path)
     store = ScheduleStore(connection)

@@ -8,10 +8,8 @@ from typing import Any
 
 import pytest
 import redis
-from dashboard_app import make_app
+from dashboard_app import RedisUrl, make_app
 from flask.testing import FlaskClient
-
-from conftest import RedisServer
 
 NIGHTLY = {
     "name": "nightly",
@@ -23,7 +21,7 @@ NIGHTLY = {
 
 
 @pytest.fixture
-def client(connection: redis.Redis, redis_server: RedisServer, tmp_path: Path) -> Iterator[FlaskClient]:
+def client(connection: redis.Redis, redis_server: RedisUrl, tmp_path: Path) -> Iterator[FlaskClient]:
     """An open dashboard's test client."""
     with make_app(connection, redis_server.url, tmp_path).test_client() as test_client:
         yield test_client

@@ -7,11 +7,10 @@ from pathlib import Path
 
 import pytest
 import redis
-from dashboard_app import csrf_of, make_app
+from dashboard_app import RedisUrl, csrf_of, make_app
 from flask.testing import FlaskClient
 from rq import SimpleWorker
 
-from conftest import RedisServer
 from rqstack.sched.model import Schedule
 from rqstack.sched.store import ScheduleStore
 from rqstack.serializer import JSONFirstSerializer
@@ -21,7 +20,7 @@ EVIL = "<script>alert('x')</script>"
 
 
 @pytest.fixture
-def client(connection: redis.Redis, redis_server: RedisServer, tmp_path: Path) -> Iterator[FlaskClient]:
+def client(connection: redis.Redis, redis_server: RedisUrl, tmp_path: Path) -> Iterator[FlaskClient]:
     """An open dashboard's test client (keeps its session, like a browser)."""
     with make_app(connection, redis_server.url, tmp_path).test_client() as test_client:
         yield test_client

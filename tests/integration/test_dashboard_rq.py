@@ -8,12 +8,11 @@ from pathlib import Path
 
 import pytest
 import redis
-from dashboard_app import TOKEN, csrf_of, login, make_app
+from dashboard_app import TOKEN, RedisUrl, csrf_of, login, make_app
 from flask.testing import FlaskClient
 from rq import SimpleWorker
 from rq.registry import FailedJobRegistry
 
-from conftest import RedisServer
 from rqstack.dashboard.rq_mount import escape_rq_template
 from rqstack.serializer import JSONFirstSerializer
 from rqstack.worker.enqueue import EnqueueRequest, enqueue, make_queue
@@ -22,7 +21,7 @@ EVIL = "<script>alert('x')</script>"
 
 
 @pytest.fixture
-def client(connection: redis.Redis, redis_server: RedisServer, tmp_path: Path) -> Iterator[FlaskClient]:
+def client(connection: redis.Redis, redis_server: RedisUrl, tmp_path: Path) -> Iterator[FlaskClient]:
     """A logged-in client of a token-protected dashboard with one failed job ``boom``."""
     app = make_app(connection, redis_server.url, tmp_path, token=TOKEN)
     enqueue(connection, EnqueueRequest("demo.fail", kwargs={"message": EVIL}, job_id="boom"))

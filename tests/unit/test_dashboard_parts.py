@@ -9,6 +9,7 @@ from rqstack.dashboard.charts import HEIGHT, MIN_SLOTS, WIDTH, duration_chart
 from rqstack.dashboard.forms import form_values, schedule_data
 from rqstack.dashboard.openapi import openapi_document
 from rqstack.dashboard.server import check_exposure
+from rqstack.dashboard.throttle import FailureThrottle
 from rqstack.dashboard.views import duration_text, when
 from rqstack.errors import BadInput, ConfigError
 from rqstack.sched.model import Schedule
@@ -110,3 +111,12 @@ def test_time_texts() -> None:
     assert duration_text(12.34) == "12.3 s"
     assert duration_text(125) == "2m5s"
     assert duration_text(None) is None
+
+
+def test_failure_throttle_forgets_after_the_window() -> None:
+    throttle = FailureThrottle(limit=2, window=60)
+    throttle.fail("a", now=0)
+    assert not throttle.blocked("a", now=1)
+    throttle.fail("a", now=1)
+    assert throttle.blocked("a", now=2) and not throttle.blocked("b", now=2)
+    assert not throttle.blocked("a", now=61.5)

@@ -15,7 +15,8 @@ from urllib.parse import urlsplit
 from flask import Blueprint, Flask, current_app, g, redirect, render_template, request, session, url_for
 from werkzeug.wrappers import Response
 
-from rqstack.dashboard.http_errors import Forbidden, Unauthorized
+from rqstack.dashboard.http_errors import Forbidden, TooManyAttempts, Unauthorized
+from rqstack.dashboard.throttle import WINDOW_SECONDS, FailureThrottle
 from rqstack.settings import Settings, is_loopback
 
 auth = Blueprint("auth", __name__)
@@ -42,6 +43,18 @@ def _fingerprint(token: str) -> str:
     key = current_app.secret_key
     assert isinstance(key, bytes)
     return hmac.new(key, token.encode(), hashlib.sha256).hexdigest()
+
+
+def _throttle() -> FailureThrottle:
+    throttle: FailureThrottle = current_app.extensions["rqstack_throttle"]
+    return throttle
+
+
+def _check_not_throttled() -> None:
+    if _throttle().blocked(request.remote_addr or "?"):
+        raise TooManyAttempts(
+            f"too many wrong tokens from {request.remote_addr}; nothing was done; wait {WINDOW_SECONDS:.0f} s"
+        )
 
 
 def _bearer() -> str | None:
@@ -72,7 +85,9 @@ def authenticate() -> None:
         return
     given = _bearer()
     if given is not None:
+        _check_not_throttled()
         if not token_matches(given, token):
+            _throttle().fail(request.remote_addr or "?")
             raise Unauthorized("the bearer token is wrong; nothing was done; send RQSTACK_DASHBOARD_TOKEN")
         g.auth = "token"
         return
@@ -85,6 +100,7 @@ def authenticate() -> None:
 def init_app(app: Flask) -> None:
     """Guard every request and add /login and /logout."""
     app.config["PERMANENT_SESSION_LIFETIME"] = timedelta(hours=SESSION_HOURS)
+    app.extensions["rqstack_throttle"] = FailureThrottle()
 
     @app.before_request
     def require_login() -> Response | None:
@@ -122,11 +138,13 @@ def login() -> Any:
         return redirect(target)
     error = None
     if request.method == "POST":
+        _check_not_throttled()
         if token_matches(request.form.get("password", ""), token):
             session.clear()
             session.permanent = True
             session["auth"] = _fingerprint(token)
             return redirect(target)
+        _throttle().fail(request.remote_addr or "?")
         error = "Wrong token. Use the value of RQSTACK_DASHBOARD_TOKEN."
     return render_template("login.html", error=error, next=target), 401 if error else 200
 

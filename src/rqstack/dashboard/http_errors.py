@@ -24,6 +24,7 @@ _CODES = {
     413: "too_large",
     415: "unsupported_media_type",
     422: "invalid",
+    429: "too_many_attempts",
     500: "internal",
     503: "redis_unavailable",
 }
@@ -41,6 +42,13 @@ class Forbidden(RqstackError):
 
     http_status = 403
     code = "forbidden"
+
+
+class TooManyAttempts(RqstackError):
+    """Too many wrong tokens from one address; it must wait before trying again."""
+
+    http_status = 429
+    code = "too_many_attempts"
 
 
 class MalformedRequest(RqstackError):

@@ -14,6 +14,11 @@ _NULLABLE_TIME = {"type": ["string", "null"], "format": "date-time"}
 _DURATION = {"oneOf": [{"type": "string", "example": "10m"}, {"type": "number", "minimum": 0}]}
 
 
+def _nullable(schema: dict[str, Any]) -> dict[str, Any]:
+    """``schema`` or null: the API reads null as "not given" for optional fields."""
+    return {"anyOf": [schema, {"type": "null"}]}
+
+
 def _ref(name: str) -> dict[str, str]:
     return {"$ref": f"#/components/schemas/{name}"}
 
@@ -23,7 +28,7 @@ def _json(schema: dict[str, Any], description: str) -> dict[str, Any]:
 
 
 def _errors(*statuses: int) -> dict[str, Any]:
-    return {str(s): {"$ref": f"#/components/responses/E{s}"} for s in sorted({*statuses, 401, 403, 503})}
+    return {str(s): {"$ref": f"#/components/responses/E{s}"} for s in sorted({*statuses, 401, 403, 429, 503})}
 
 
 def _op(summary: str, responses: dict[str, Any], errors: tuple[int, ...], **extra: Any) -> dict[str, Any]:
@@ -63,15 +68,15 @@ _SCHEMAS: dict[str, Any] = {
             "job": {"type": "string", "description": "A registered job name (GET /api/jobs/registered)"},
             "args": {"type": "array"},
             "kwargs": {"type": "object"},
-            "queue": _NAME,
-            "in": _DURATION,
-            "at": _TIME,
-            "timeout": _DURATION,
-            "retry": {"type": "integer", "minimum": 0, "maximum": 100},
-            "retry_interval": {"oneOf": [{"type": "string"}, {"type": "array", "items": _DURATION}]},
-            "id": _NAME,
+            "queue": _nullable(_NAME),
+            "in": _nullable(_DURATION),
+            "at": _nullable(_TIME),
+            "timeout": _nullable(_DURATION),
+            "retry": _nullable({"type": "integer", "minimum": 0, "maximum": 100}),
+            "retry_interval": _nullable({"oneOf": [{"type": "string"}, {"type": "array", "items": _DURATION}]}),
+            "id": _nullable(_NAME),
             "unique": {"type": "boolean"},
-            "unique_key": {"type": "string", "minLength": 1, "maxLength": 512},
+            "unique_key": _nullable({"type": "string", "minLength": 1, "maxLength": 512}),
         },
     },
     "Enqueued": {
@@ -111,19 +116,19 @@ _SCHEMAS: dict[str, Any] = {
             "job": {"type": "string"},
             "cron": {"type": ["string", "null"], "example": "0 3 * * *"},
             "every": {"oneOf": [_DURATION, {"type": "null"}]},
-            "timezone": {"type": "string", "example": "Asia/Seoul"},
-            "args": {"type": "array"},
-            "kwargs": {"type": "object"},
+            "timezone": {"type": ["string", "null"], "example": "Asia/Seoul"},
+            "args": {"type": ["array", "null"]},
+            "kwargs": {"type": ["object", "null"]},
             "queue": {"type": ["string", "null"]},
             "timeout": {"oneOf": [_DURATION, {"type": "null"}]},
             "retry": {"type": ["integer", "null"]},
             "retry_interval": {},
             "enabled": {"type": "boolean"},
-            "misfire": {"enum": ["skip", "once", "all"]},
-            "misfire_grace": _DURATION,
-            "overlap": {"enum": ["allow", "skip"]},
-            "description": {"type": "string", "maxLength": 500},
-            "owner": {"type": "string"},
+            "misfire": {"enum": ["skip", "once", "all", None]},
+            "misfire_grace": _nullable(_DURATION),
+            "overlap": {"enum": ["allow", "skip", None]},
+            "description": {"type": ["string", "null"], "maxLength": 500},
+            "owner": {"type": ["string", "null"]},
         },
     },
     "Schedule": {
@@ -181,6 +186,7 @@ def _error_responses() -> dict[str, Any]:
         413: "Body larger than 1 MiB",
         415: "Body is not application/json",
         422: "Invalid values; nothing was written",
+        429: "Too many wrong tokens from this address; wait a minute",
         503: "Redis does not answer",
     }.items():
         out[f"E{status}"] = _json(_ref("Error"), words)
