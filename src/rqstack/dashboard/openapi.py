@@ -12,6 +12,7 @@ _NAME = {"type": "string", "pattern": f"^{NAME_PATTERN}$"}
 _TIME = {"type": "string", "format": "date-time"}
 _NULLABLE_TIME = {"type": ["string", "null"], "format": "date-time"}
 _DURATION = {"oneOf": [{"type": "string", "example": "10m"}, {"type": "number", "minimum": 0}]}
+_INTERVALS = {"oneOf": [{"type": "string", "example": "30s,2m"}, {"type": "array", "items": _DURATION}]}
 
 
 def _nullable(schema: dict[str, Any]) -> dict[str, Any]:
@@ -73,7 +74,7 @@ _SCHEMAS: dict[str, Any] = {
             "at": _nullable(_TIME),
             "timeout": _nullable(_DURATION),
             "retry": _nullable({"type": "integer", "minimum": 0, "maximum": 100}),
-            "retry_interval": _nullable({"oneOf": [{"type": "string"}, {"type": "array", "items": _DURATION}]}),
+            "retry_interval": _nullable(_INTERVALS),
             "id": _nullable(_NAME),
             "unique": {"type": "boolean"},
             "unique_key": _nullable({"type": "string", "minLength": 1, "maxLength": 512}),
