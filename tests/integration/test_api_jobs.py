@@ -178,3 +178,16 @@ def test_unique_job_is_not_queued_twice(client: FlaskClient, connection: redis.R
     assert second.status_code == 200
     assert second.get_json()["existing"] is True and second.get_json()["id"] == first.get_json()["id"]
     assert connection.llen("rq:queue:default") == 1
+
+
+def test_redis_down_is_a_clean_503(own_redis: Any, tmp_path: Path) -> None:
+    client_redis = redis.Redis.from_url(own_redis.url, socket_connect_timeout=0.5, socket_timeout=0.5)
+    app = make_app(client_redis, own_redis.url, tmp_path)
+    own_redis.stop()
+    with app.test_client() as test_client:
+        health = test_client.get("/api/health")
+        assert health.status_code == 503 and health.get_json()["status"] == "unavailable"
+        status = test_client.get("/api/status")
+        assert status.status_code == 503 and error_of(status)["code"] == "redis_unavailable"
+        page = test_client.get("/")
+        assert page.status_code == 503 and "text/html" in page.headers["Content-Type"]
