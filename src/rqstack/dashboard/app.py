@@ -40,7 +40,6 @@ def create_app(settings: Settings | None = None, connection: redis.Redis | None 
         SESSION_COOKIE_SAMESITE="Lax",
         MAX_CONTENT_LENGTH=MAX_BODY_BYTES,
         MAX_FORM_MEMORY_SIZE=MAX_BODY_BYTES,
-        JSON_SORT_KEYS=False,
     )
     app.json.sort_keys = False  # type: ignore[attr-defined]  # DefaultJSONProvider has it
 
