@@ -1,6 +1,7 @@
 """The dashboard in Debian's Chromium against real `rqstack dashboard`, `scheduler` and `worker` processes.
 
-Also saves the README screenshots to docs/screenshots/.
+Screenshots of the main pages are taken on every run; with RQSTACK_UPDATE_SCREENSHOTS=1 they replace
+the README's images in docs/screenshots/ (otherwise they stay in the test's temporary directory).
 """
 
 from __future__ import annotations
@@ -163,10 +164,13 @@ def page(browser: Browser, stack: Stack) -> Iterator[Page]:
     assert csp_errors == []
 
 
-def shot(page: Page, name: str) -> None:
-    """Save a full-page screenshot for the README."""
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
+def shot(page: Page, name: str, stack: Stack) -> None:
+    """Save a full-page screenshot (into docs/screenshots/ when RQSTACK_UPDATE_SCREENSHOTS=1)."""
+    folder = (
+        SCREENSHOTS if os.environ.get("RQSTACK_UPDATE_SCREENSHOTS") == "1" else stack.logs / "screenshots"
+    )
+    folder.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(folder / f"{name}.png"), full_page=True)
 
 
 def test_schedule_lifecycle_in_the_browser(page: Page, stack: Stack) -> None:
@@ -184,7 +188,7 @@ def test_schedule_lifecycle_in_the_browser(page: Page, stack: Stack) -> None:
     expect(page.locator("#cron-preview")).to_contain_text("never fires")
     page.fill("#cron", "*/2 * * * * *")
     expect(page.locator("#cron-preview li")).to_have_count(5)
-    shot(page, "new-schedule")
+    shot(page, "new-schedule", stack)
     page.click("button:has-text('Create schedule')")
     expect(page.locator("h1")).to_have_text("report-every-2s")
 
@@ -205,7 +209,7 @@ def test_schedule_lifecycle_in_the_browser(page: Page, stack: Stack) -> None:
 
     wait_for(manual_run_finished, 20, "the manual run to finish")
     expect(page.locator(".chart rect.bar-ok").first).to_be_visible()
-    shot(page, "schedule-detail")
+    shot(page, "schedule-detail", stack)
 
     for name, cron, zone, words in (
         ("nightly-backup", "0 3 * * *", "Asia/Seoul", "Dump the orders database and keep 14 days"),
@@ -217,7 +221,7 @@ def test_schedule_lifecycle_in_the_browser(page: Page, stack: Stack) -> None:
     page.click("text=Schedules")
     row = page.locator("tr[data-schedule='report-every-2s']")
     expect(row.locator(".switch")).to_have_attribute("aria-checked", "true")
-    shot(page, "schedules")
+    shot(page, "schedules", stack)
     switch = "tr[data-schedule='report-every-2s'] .switch"
     page.click(switch)
     expect(page.locator(switch)).to_have_attribute("aria-checked", "false")
@@ -235,7 +239,7 @@ def test_cancel_a_running_job_from_its_page(page: Page, stack: Stack) -> None:
         lambda: float(page.locator("#job-progress").get_attribute("value") or 0) > 20, 20, "progress to move"
     )
     expect(page.locator("#job-progress-message")).to_contain_text("sleeping")
-    shot(page, "job")
+    shot(page, "job", stack)
     page.click("button:has-text('Cancel job')")
     expect(page.locator("#job-status")).to_contain_text(re.compile("stopped|canceled|failed"), timeout=20_000)
     expect(page.locator("#cancel-form")).to_be_hidden()
@@ -253,7 +257,7 @@ def test_overview(page: Page, stack: Stack) -> None:
     page.goto("/")
     expect(page.locator(".tile-bad .tile-value")).not_to_have_text("0")
     expect(page.locator("text=disk full")).to_be_visible()
-    shot(page, "overview")
+    shot(page, "overview", stack)
 
 
 def test_pause_and_resume_the_scheduler(page: Page, stack: Stack) -> None:
@@ -265,7 +269,7 @@ def test_pause_and_resume_the_scheduler(page: Page, stack: Stack) -> None:
     page.click("button:has-text('Resume')")
     expect(page.locator("main .badge").first).to_have_text("running")
     page.goto("/scheduler")
-    shot(page, "scheduler")
+    shot(page, "scheduler", stack)
     page.goto("/rq/0/view/jobs/default/finished/8/asc/1")
     expect(page.locator("#jobs tr[data-role=job]").first).to_be_visible()
 
