@@ -21,6 +21,7 @@ from rq.registry import (
     StartedJobRegistry,
 )
 
+from rqstack.constants import SCHEDULER_STATE_KEY
 from rqstack.sched.control import scheduler_status
 from rqstack.sched.store import ScheduleStore
 
@@ -79,7 +80,7 @@ class StackCollector(Collector):
             yield GaugeMetricFamily(
                 "rqstack_scheduler_last_tick_timestamp_seconds", "Time of the last tick", value=tick
             )
-        raw = self.connection.hget("rqstack:scheduler:state", "ticks_total")
+        raw = self.connection.hget(SCHEDULER_STATE_KEY, "ticks_total")
         yield CounterMetricFamily("rqstack_scheduler_ticks", "Scheduler ticks", value=int(raw or 0))
         yield CounterMetricFamily(
             "rqstack_scheduler_fired", "Schedule fires enqueued", value=state["fired_total"]
