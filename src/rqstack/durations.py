@@ -6,6 +6,9 @@ import re
 
 from rqstack.errors import BadInput
 
+#: Longest duration accepted anywhere (delays, timeouts, intervals): beyond it datetimes overflow.
+MAX_DURATION_SECONDS = 10 * 365 * 86400
+
 _UNIT_SECONDS = {"ms": 0.001, "s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
 _DURATION_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*(ms|s|m|h|d|w)?\s*$")
 _PART_RE = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w)")
@@ -13,9 +16,14 @@ _PART_RE = re.compile(r"(\d+(?:\.\d+)?)(ms|s|m|h|d|w)")
 
 def parse_duration(text: str | int | float, *, field: str = "duration", allow_zero: bool = False) -> float:
     """Seconds in ``text`` (``90``, ``30s``, ``10m``, ``1h30m``, ``2d``); BadInput when malformed."""
-    if isinstance(text, bool):
-        raise BadInput(_message(field, str(text)), field=field)
+    if isinstance(text, bool) or not isinstance(text, str | int | float):
+        raise BadInput(_message(field, repr(text)), field=field)
     seconds = float(text) if isinstance(text, int | float) else _parse_text(text, field)
+    if seconds > MAX_DURATION_SECONDS:
+        raise BadInput(
+            f"{field} {text!r} is longer than 10 years; nothing was saved; use a shorter duration",
+            field=field,
+        )
     if seconds < 0 or (seconds == 0 and not allow_zero) or seconds != seconds:
         raise BadInput(
             f"{field} must be positive, got {text!r}; nothing was saved; use a value like 30s, 10m or 2h",

@@ -52,3 +52,10 @@ def test_parse_duration_list_reads_comma_separated_values() -> None:
 def test_format_duration_is_the_inverse(seconds: float, text: str) -> None:
     assert format_duration(seconds) == text
     assert parse_duration(text) == pytest.approx(seconds)
+
+
+@pytest.mark.parametrize("value", [{"a": 1}, [1], None, True, 1e300, float("inf"), "100000d"])
+def test_non_durations_and_absurd_lengths_are_bad_input(value: object) -> None:
+    with pytest.raises(BadInput) as info:
+        parse_duration(value)  # type: ignore[arg-type]
+    assert "nothing was saved" in info.value.message
