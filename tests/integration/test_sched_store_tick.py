@@ -161,6 +161,7 @@ def test_pause_resume_status_and_run_now(connection: redis.Redis) -> None:
     assert scheduler.tick(T0 + timedelta(minutes=1)).fired == 1
     status = scheduler_status(connection, now=T0 + timedelta(minutes=1))
     assert status["leader"] == scheduler.owner and status["fired_total"] == 1
+    assert connection.hget(constants.SCHEDULER_STATE_KEY, "ticks_total") == b"2"
     result = run_now(store, "p", now=T0 + timedelta(seconds=90))
     assert result.job_id == f"p-run-{int((T0 + timedelta(seconds=90)).timestamp() * 1000)}"
     assert record_run_outcome(connection, "p", result.job_id, "finished", T0, T0 + timedelta(seconds=2))

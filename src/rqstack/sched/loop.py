@@ -136,6 +136,7 @@ class Scheduler:
                     "lag": f"{max(0.0, lag):.6f}",
                 },
             )
+            pipe.hincrby(constants.SCHEDULER_STATE_KEY, "ticks_total", 1)
             if fired:
                 pipe.hincrby(constants.SCHEDULER_STATE_KEY, "fired_total", fired)
             if moved:
