@@ -181,6 +181,22 @@ def test_schedules_apply_refuses_other_owners_and_bad_entries(db: redis.Redis, t
     assert db.dbsize() == before
 
 
+@pytest.mark.parametrize("value", ["inf", "nan", "1e300", "-1", '"forever"', "{ a = 1 }"])
+def test_schedules_apply_refuses_impossible_durations_before_any_write(
+    db: redis.Redis, tmp_path: Path, value: str
+) -> None:
+    path = tmp_path / "s.toml"
+    path.write_text(
+        '[[schedule]]\nname = "first"\njob = "demo.echo"\nevery = "1h"\n\n'
+        f'[[schedule]]\nname = "second"\njob = "demo.echo"\nevery = "1s"\ntimeout = {value}\n'
+    )
+    before = db.dbsize()
+    result = run("schedules", "apply", str(path))
+    assert result.exit_code == 2, result.output
+    assert "schedule #2 (second)" in result.output
+    assert db.dbsize() == before  # the valid first entry was not written either
+
+
 def test_scheduler_burst_fires_due_work(db: redis.Redis) -> None:
     from datetime import UTC, datetime, timedelta
 

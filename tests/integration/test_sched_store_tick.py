@@ -251,3 +251,19 @@ def test_a_lost_job_template_is_rewritten_not_a_lost_fire(connection: redis.Redi
     assert scheduler.tick(T0 + timedelta(minutes=2)).fired == 1
     job = Job.fetch(queued(connection)[-1], connection=connection, serializer=JSONFirstSerializer)
     assert job.func_name == "rqstack.worker.jobs.demo.echo"
+
+
+def test_a_stored_schedule_that_cannot_become_a_job_does_not_stop_the_others(connection: redis.Redis) -> None:
+    store = store_at(connection, T0)
+    store.create(Schedule("good", "demo.echo", every=60))
+    store.create(Schedule("broken", "demo.echo", every=60))
+    key = constants.SCHEDULE_KEY_PREFIX + "broken"
+    definition = connection.hget(key, "definition")
+    assert definition is not None
+    # Data written by an older version (or by hand) that today's checks would refuse.
+    connection.hset(key, "definition", definition.replace(b'"timeout":null', b'"timeout":Infinity'))
+    connection.incr(constants.SCHEDULE_VERSION_KEY)
+    result = Scheduler(connection).tick(T0 + timedelta(minutes=1))
+    assert result.fired == 1
+    assert queued(connection) == [f"good-{int((T0 + timedelta(minutes=1)).timestamp())}"]
+    assert store.history("broken")[0]["status"] == "error"

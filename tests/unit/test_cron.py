@@ -574,3 +574,9 @@ def test_interval_is_anchored(step_us: int, anchor: datetime, offset: timedelta)
     assert fire > after or (fire == anchor and after < anchor)
     assert (fire - anchor) % step == timedelta(0)
     assert fire == anchor or fire - step <= after
+
+
+def test_no_fire_left_before_year_9999_is_invalid_cron_not_an_overflow() -> None:
+    with pytest.raises(InvalidCron) as info:
+        fire_times("* * * * *", "UTC", datetime(9999, 12, 31, 23, 58, tzinfo=UTC), 5)
+    assert "end of the calendar" in info.value.message

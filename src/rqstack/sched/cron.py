@@ -231,9 +231,15 @@ def _fires(expr: str | CronExpression, tz: str | ZoneInfo, after: datetime) -> I
     while True:
         try:
             candidate = times.get_next(datetime)
+            fire = _resolve(candidate, zone)
         except CroniterBadDateError:
             raise _never(cron) from None
-        fire = _resolve(candidate, zone)
+        except OverflowError:
+            raise InvalidCron(
+                f"cron {cron.text!r} has no fire time left before the end of the calendar (year 9999); "
+                "nothing was computed; start from an earlier time",
+                field="cron",
+            ) from None
         if fire > last:
             last = fire
             yield fire

@@ -9,11 +9,13 @@ import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from rqstack.durations import format_duration
 from rqstack.errors import BadInput, RqstackError
+from rqstack.sched.firing import next_after
 from rqstack.sched.model import Schedule
 from rqstack.sched.store import ScheduleStore
 
@@ -99,6 +101,8 @@ def load_file(path: str | Path, *, default_timezone: str) -> tuple[str, list[Sch
                 raise BadInput("'owner' is set by the file itself; remove it", field="owner")
             schedule = Schedule.from_dict({**entry, "owner": owner}, default_timezone=default_timezone)
             schedule.validate()
+            # Computing the first fire now means apply cannot fail half-way on a later entry.
+            next_after(schedule, datetime.now(UTC))
         except RqstackError as exc:
             raise BadInput(f"{label}: {exc.message}; {_NOT_APPLIED}", field=exc.field) from None
         if schedule.name in seen:

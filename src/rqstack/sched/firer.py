@@ -162,7 +162,8 @@ class Firer:
         try:
             compiled = self._compile(name, raw, fresh)
             plan = _plan(compiled.schedule, due, now, next_cache)
-        except (RqstackError, ValueError) as exc:
+        except (RqstackError, ValueError, ArithmeticError, TypeError) as exc:
+            # One schedule that cannot be turned into a job must not stop every other schedule.
             return self._unrunnable(name, score, raw, due, now, exc), 0
         group: list[Any] = [
             name,
