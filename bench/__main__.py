@@ -45,6 +45,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--peers", action="store_true", help="also huey, dramatiq, Celery (+RedBeat) and arq")
     parser.add_argument("--only", nargs="+", choices=(*CASES, "peers"), help="run only these case groups")
     parser.add_argument("--json", default=str(report.LATEST), help="where to write the JSON results")
+    parser.add_argument(
+        "--plot",
+        metavar="JSON",
+        nargs="?",
+        const=str(report.LATEST),
+        help="only draw bench/plots/*.png from a results JSON (default: latest.json)",
+    )
+    parser.add_argument("--markdown", metavar="JSON", help="only print a results JSON as a Markdown table")
     parser.add_argument("-v", "--verbose", action="store_true")
     args = parser.parse_args(argv)
     # rq-scheduler's croniter/crontab calls warn on every cron entry; the figures are what matters here.
@@ -54,6 +62,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     for noisy in ("rq", "rq_scheduler", "rqstack"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    if args.markdown:
+        meta, rows = report.load(__import__("pathlib").Path(args.markdown))
+        print(f"<!-- {meta} -->")
+        print(report.render(rows, markdown=True))
+        return 0
+    if args.plot:
+        return _plot(args.plot)
     config = Config.quick_run() if args.quick else Config.full(peers=args.peers)
     selected = args.only or [*CASES, *(["peers"] if args.peers else [])]
     started = time.monotonic()
@@ -79,6 +94,19 @@ def main(argv: list[str] | None = None) -> int:
         f"JSON: {path}"
     )
     return 1 if wrong else 0
+
+
+def _plot(results: str) -> int:
+    import subprocess
+    from pathlib import Path
+
+    from bench import venvs
+
+    python = venvs.ensure(venvs.PLOT)
+    here = Path(__file__).resolve().parent
+    return subprocess.run(
+        [str(python), str(here / "plot.py"), results, str(here / "plots")], check=False
+    ).returncode
 
 
 if __name__ == "__main__":

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import math
 import statistics
 import time
 import traceback
@@ -150,5 +151,5 @@ def _progress(result: Measurement, seconds: float) -> None:
 def percentile(values: Sequence[float], q: float) -> float:
     """The q-th percentile (0-100), nearest-rank, of a non-empty sequence."""
     ordered = sorted(values)
-    rank = max(0, min(len(ordered) - 1, round(q / 100 * len(ordered) + 0.5) - 1))
+    rank = max(0, min(len(ordered) - 1, math.ceil(q / 100 * len(ordered)) - 1))
     return ordered[rank]

@@ -148,6 +148,28 @@ def write_json(results: Sequence[Measurement], meta: dict[str, Any], path: Path 
     return path
 
 
+def load(path: Path) -> tuple[dict[str, Any], list[Measurement]]:
+    """Meta and measurements back from a results JSON (for the README table and plots)."""
+    from bench.core import Sample
+
+    document = json.loads(path.read_text())
+    rows = []
+    for item in document["results"]:
+        row = Measurement(
+            item["case"],
+            item["impl"],
+            item["kind"],
+            item["unit"],
+            item["better"],
+            status=item["status"],
+            note=item["note"],
+            baseline=item.get("baseline"),
+        )
+        row.samples = [Sample(s["value"], s["counts_ok"], s["counted"], s["extra"]) for s in item["samples"]]
+        rows.append(row)
+    return document["meta"], rows
+
+
 def machine_meta(*, quick: bool, peers: bool, seconds: float) -> dict[str, Any]:
     """Where and when the figures were taken."""
     commit = subprocess.run(

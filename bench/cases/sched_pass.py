@@ -88,11 +88,23 @@ def run(config: Config) -> list[Measurement]:
     out.append(
         measure(
             case,
-            "rqstack tick()",
+            "rqstack tick(), steady (2nd fire)",
             "rqstack",
             "schedules/s",
             "higher",
-            lambda s: _rqstack_cron_pass(s, config.cron_size),
+            lambda s: _rqstack_cron_pass(s, config.cron_size, steady=True),
+            config.repeats,
+            note="job templates built by the 1st fire; stock's job hashes exist before its pass too",
+        )
+    )
+    out.append(
+        measure(
+            case,
+            "rqstack tick(), 1st fire after creation",
+            "rqstack",
+            "schedules/s",
+            "higher",
+            lambda s: _rqstack_cron_pass(s, config.cron_size, steady=False),
             config.repeats,
         )
     )
@@ -191,8 +203,10 @@ def _stock_rq_registry(connection: redis.Redis) -> Mover:
     scheduler = RQScheduler(["default"], connection=connection)
     scheduler.acquire_locks()
 
-    def move(_c: redis.Redis) -> int:
-        scheduler.enqueue_scheduled_jobs()
+    def move(c: redis.Redis) -> int:
+        # RQ moves at most 1,000 per registry per pass; repeat as its loop would, without the 1 s sleeps.
+        while c.zcount(REGISTRY, "-inf", time.time()):
+            scheduler.enqueue_scheduled_jobs()
         return 0
 
     return move
@@ -236,7 +250,8 @@ def _stock_cron_pass(server: BenchRedis, n: int) -> Sample:
     )
 
 
-def _rqstack_cron_pass(server: BenchRedis, n: int) -> Sample:
+def _rqstack_cron_pass(server: BenchRedis, n: int, *, steady: bool) -> Sample:
+    """First fire after creation (builds each schedule's job template), or the next one (steady state)."""
     connection = server.client()
     scheduler_pass = rqstack_api.SchedulerPass(connection)
     scheduler_pass.warm_up(datetime.now(UTC) - timedelta(hours=2))
@@ -245,18 +260,25 @@ def _rqstack_cron_pass(server: BenchRedis, n: int) -> Sample:
     due = connection.zrange("rqstack:schedules:due", 0, -1, withscores=True)
     if len(due) != n:
         raise RuntimeError(f"{len(due)} of {n} schedules have a due time")
-    fire = max(score for _, score in due)
-    now = datetime.fromtimestamp(fire, UTC) + timedelta(milliseconds=1)
+    now = datetime.fromtimestamp(max(score for _, score in due), UTC) + timedelta(milliseconds=1)
+    passes = 1
+    if steady:
+        first, _ = scheduler_pass.run(now)
+        now += timedelta(minutes=1)
+        passes = 2
+        if first != n:
+            raise RuntimeError(f"the first pass fired {first} of {n}")
     started = time.perf_counter()
     fired, _ticks = scheduler_pass.run(now)
     elapsed = time.perf_counter() - started
     queued = connection.lrange(QUEUE, 0, -1)
     still_due = connection.zcount("rqstack:schedules:due", "-inf", now.timestamp())
-    ok = len(queued) == n == len(set(queued)) and fired == n and still_due == 0
+    ok = len(queued) == passes * n == len(set(queued)) and fired == n and still_due == 0
     return Sample(
         n / elapsed,
         ok,
-        f"{len(queued)}/{n} queued, {fired} fired, {still_due} still due",
+        f"{len(queued)}/{passes * n} queued over {passes} pass(es), {fired} fired in the timed one, "
+        f"{still_due} still due",
         {"seconds": elapsed},
     )
 

@@ -135,7 +135,7 @@ def starts(connection: redis.Redis) -> list[tuple[str, float]]:
 def percentile(values: Sequence[float], q: float) -> float:
     """Nearest-rank percentile, as the harness computes it."""
     ordered = sorted(values)
-    rank = max(0, min(len(ordered) - 1, round(q / 100 * len(ordered) + 0.5) - 1))
+    rank = max(0, min(len(ordered) - 1, math.ceil(q / 100 * len(ordered)) - 1))
     return ordered[rank]
 
 
