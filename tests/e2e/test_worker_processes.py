@@ -159,6 +159,35 @@ def test_fast_jobs_claimed_with_a_slow_one_show_finished_while_it_runs(
     assert status(connection, slow) == "started"
 
 
+def test_jobs_claimed_behind_a_slow_one_go_back_for_other_workers(
+    workers: Workers, connection: redis.Redis
+) -> None:
+    first = enqueue(connection, EnqueueRequest("demo.add", args=[1, 1])).job_id
+    slow = sleeper(connection, 3)
+    behind = enqueue(connection, EnqueueRequest("demo.add", args=[2, 2])).job_id
+    workers.start()
+    wait_for(lambda: status(connection, first) == "finished" and running(connection, slow))
+    wait_for(lambda: status(connection, behind) == "queued", timeout=2)
+    workers.start()
+    wait_for(lambda: status(connection, behind) == "finished", timeout=5)
+    assert status(connection, slow) == "started"
+
+
+def test_a_sigkilled_horse_fails_the_attempt_and_the_worker_goes_on(
+    workers: Workers, connection: redis.Redis
+) -> None:
+    job = sleeper(connection, 0.5, retry=1)
+    worker = workers.start("--isolated")
+    wait_for(lambda: running(connection, job))
+    horse = workers.field(connection, worker, "horse_pid")
+    assert horse is not None
+    os.kill(int(horse), signal.SIGKILL)
+    wait_for(lambda: status(connection, job) == "finished")
+    first = connection.xrange(f"rq:results:{job}", count=1)[0][1][b"exc_string"]
+    assert "HorseDied" in zlib.decompress(base64.b64decode(first)).decode()
+    assert worker.poll() is None
+
+
 def test_the_worker_survives_a_redis_restart(redis_env: dict[str, str], own_redis: RedisServer) -> None:
     load_jobs()
     client = own_redis.client()

@@ -43,6 +43,10 @@ def reports_progress() -> int:
     return 4
 
 
+def returns_none() -> None:
+    """A job with nothing to return."""
+
+
 def pickled_result() -> set[int]:
     """A return value JSON cannot hold."""
     return {1, 2}
@@ -79,6 +83,22 @@ def test_jobs_run_and_leave_what_rq_tools_read(connection: redis.Redis) -> None:
     assert connection.hget(worker_key, "successful_job_count") == b"50"
     assert not connection.sismember("rq:workers", worker_key)  # unregistered at exit
     assert connection.keys("rq:execution:*") == []
+
+
+def test_a_none_result_costs_no_result_record(connection: redis.Redis) -> None:
+    job = make_queue("default", connection).enqueue(returns_none)
+    work(connection)
+    assert job.get_status() == JobStatus.FINISHED
+    assert fetch(connection, job.id).return_value() is None
+    assert not connection.exists(f"rq:results:{job.id}")
+
+
+def test_rqstack_jobs_store_no_empty_fields(connection: redis.Redis) -> None:
+    result = enqueue(connection, EnqueueRequest("demo.add", args=[1, 2]))
+    fields = connection.hgetall(f"rq:job:{result.job_id}")
+    assert b"" not in fields.values()
+    work(connection)
+    assert fetch(connection, result.job_id).return_value() == 3
 
 
 def test_stock_rq_jobs_with_pickle_run_too(connection: redis.Redis) -> None:

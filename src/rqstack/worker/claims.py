@@ -45,10 +45,12 @@ for _ = 1, n_done do
   local rkey = 'rq:results:' .. id
   local ck = id .. ':' .. ex
   redis.call('HSET', jkey, 'status', 'finished', 'ended_at', now_str)
+  -- A first-attempt success returning None needs no result record (RQ reads a missing one as None),
+  -- which saves the ~4.7 KB a one-entry stream costs; after failed attempts the success is recorded.
   if ret ~= '' then
     redis.call('XADD', rkey, 'MAXLEN', '10', '*', 'type', '1', 'worker_name', worker, 'return_value', ret,
       'execution_id', ex, 'execution_started_at', st, 'execution_ended_at', ARGV[2])
-  else
+  elseif redis.call('EXISTS', rkey) == 1 then
     redis.call('XADD', rkey, 'MAXLEN', '10', '*', 'type', '1', 'worker_name', worker,
       'execution_id', ex, 'execution_started_at', st, 'execution_ended_at', ARGV[2])
   end

@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import redis
+from redis.client import Pipeline
 from rq import Queue, Retry
 from rq.job import Job
 
@@ -19,6 +20,7 @@ from rqstack.constants import (
     DEFAULT_JOB_TIMEOUT_SECONDS,
     DEFAULT_RESULT_TTL_SECONDS,
     NAME_RE,
+    RQ_QUEUES_KEY,
     SCHEDULER_WAKE_CHANNEL,
 )
 from rqstack.errors import BadInput
@@ -143,13 +145,50 @@ def enqueue(
     return enqueue_prepared(connection, prepare(request, now=now))
 
 
+def enqueue_many(
+    connection: redis.Redis, requests: Sequence[EnqueueRequest], *, now: datetime | None = None
+) -> list[EnqueueResult]:
+    """Check every request first (BadInput for the first bad one, nothing written), then write all at once."""
+    return enqueue_many_prepared(connection, [prepare(request, now=now) for request in requests])
+
+
 def enqueue_prepared(connection: redis.Redis, prepared: PreparedJob) -> EnqueueResult:
     """Write a checked job to Redis; a delayed one goes to RQ's ScheduledJobRegistry at its exact time."""
-    queue = make_queue(prepared.queue, connection)
+    return enqueue_many_prepared(connection, [prepared])[0]
+
+
+def enqueue_many_prepared(
+    connection: redis.Redis, prepared_jobs: Sequence[PreparedJob]
+) -> list[EnqueueResult]:
+    """Write checked jobs in one round trip (unique ones each in their own Lua call); results in order."""
+    results: list[EnqueueResult] = []
+    # No MULTI: each job's writes end with the push, so a worker never sees a half-written job.
+    queues: dict[str, Queue] = {}
+    with connection.pipeline(transaction=False) as pipe:
+        for prepared in prepared_jobs:
+            queue = queues.get(prepared.queue) or queues.setdefault(
+                prepared.queue, make_queue(prepared.queue, connection)
+            )
+            job = build_job(queue, prepared)
+            if prepared.unique_key is not None:
+                results.append(_enqueue_unique(queue, job, prepared))
+            elif prepared.due is None:
+                write_queued(pipe, queue, job)
+                results.append(EnqueueResult(job.id, prepared.queue, "queued", None))
+            else:
+                schedule_at(queue, job, prepared.due, pipeline=pipe)
+                results.append(EnqueueResult(job.id, prepared.queue, "scheduled", prepared.due))
+        if len(pipe):
+            pipe.execute()
+    return results
+
+
+def build_job(queue: Queue, prepared: PreparedJob) -> Job:
+    """The RQ job (not yet written) that carries ``prepared``."""
     retry = None
     if prepared.retry:
         retry = Retry(max=prepared.retry, interval=[round(i) for i in prepared.retry_intervals] or 0)
-    job = queue.create_job(
+    return queue.create_job(
         prepared.definition.import_path,
         args=tuple(prepared.args),
         kwargs=prepared.kwargs,
@@ -162,30 +201,42 @@ def enqueue_prepared(connection: redis.Redis, prepared: PreparedJob) -> EnqueueR
         meta=prepared.meta,
         retry=retry,
     )
-    if prepared.unique_key is not None:
-        job_id, created = enqueue_unique(queue, job, prepared.unique_key, prepared.due)
-        if not created:
-            return EnqueueResult(job_id, prepared.queue, "existing", prepared.due, existing=True)
-        return EnqueueResult(
-            job_id, prepared.queue, "queued" if prepared.due is None else "scheduled", prepared.due
-        )
-    if prepared.due is None:
-        queue.enqueue_job(job)
-        return EnqueueResult(job.id, prepared.queue, "queued", None)
-    schedule_at(queue, job, prepared.due)
-    return EnqueueResult(job.id, prepared.queue, "scheduled", prepared.due)
 
 
-def schedule_at(queue: Queue, job: Job, due: datetime) -> None:
+def write_queued(pipe: Pipeline, queue: Queue, job: Job) -> None:
+    """Queue the writes of ``Queue.enqueue_job`` for a job without dependencies: hash, queue set, push."""
+    queue._prepare_for_queue(job)
+    pipe.sadd(RQ_QUEUES_KEY, queue.key)
+    pipe.hset(job.key, mapping=job_fields(job))
+    pipe.rpush(queue.key, job.id)
+
+
+def job_fields(job: Job) -> dict[Any, Any]:
+    """The job hash RQ writes, minus its empty fields (RQ reads a missing field as empty; less memory)."""
+    return {key: value for key, value in job.to_dict().items() if value != "" and value is not None}
+
+
+def _enqueue_unique(queue: Queue, job: Job, prepared: PreparedJob) -> EnqueueResult:
+    assert prepared.unique_key is not None
+    job_id, created = enqueue_unique(queue, job, prepared.unique_key, prepared.due)
+    if not created:
+        return EnqueueResult(job_id, prepared.queue, "existing", prepared.due, existing=True)
+    return EnqueueResult(
+        job_id, prepared.queue, "queued" if prepared.due is None else "scheduled", prepared.due
+    )
+
+
+def schedule_at(queue: Queue, job: Job, due: datetime, *, pipeline: Pipeline | None = None) -> None:
     """Put ``job`` in the queue's ScheduledJobRegistry scored with the exact (sub-second) due time."""
     from rq.registry import ScheduledJobRegistry
 
     registry = ScheduledJobRegistry(queue=queue)
-    with queue.connection.pipeline() as pipe:
-        queue.schedule_job(job, due, pipeline=pipe)
-        # RQ floors the score to whole seconds, which starts jobs up to 1 s early; keep the exact instant.
-        pipe.zadd(registry.key, {job.id: due.timestamp()})
-        pipe.publish(SCHEDULER_WAKE_CHANNEL, repr(due.timestamp()))
+    pipe = pipeline if pipeline is not None else queue.connection.pipeline()
+    queue.schedule_job(job, due, pipeline=pipe)
+    # RQ floors the score to whole seconds, which starts jobs up to 1 s early; keep the exact instant.
+    pipe.zadd(registry.key, {job.id: due.timestamp()})
+    pipe.publish(SCHEDULER_WAKE_CHANNEL, repr(due.timestamp()))
+    if pipeline is None:
         pipe.execute()
 
 

@@ -84,6 +84,7 @@ class FastWorker:
         self._pending: list[tuple[Claimed, str]] = []
         self._pending_since = 0.0
         self._current: Claimed | None = None
+        self._began = 0.0
         self._in_job = False
         self._job_deadline = float("inf")
         self._stop_at: float | None = None
@@ -125,12 +126,7 @@ class FastWorker:
 
     def _shutdown(self) -> None:
         self._flush()
-        if self._buffer:
-            with self.connection.pipeline() as pipe:
-                for claimed in reversed(self._buffer):  # LPUSH in reverse keeps the queue order
-                    settle_requeue(pipe, claimed.job, claimed.ref, self.name)
-                pipe.execute()
-            self._buffer.clear()
+        self._release_buffer()
         if self._horse is not None:
             self._horse.stop()
         registration.register_death(self.connection, self.name, self.queue_names)
@@ -169,7 +165,10 @@ class FastWorker:
             if burst:
                 return None, False
             return self._wait_for_work(), True
-        claimed = self._buffer.popleft()
+        with self._lock:
+            if not self._buffer:  # the heartbeat thread gave them back meanwhile
+                return None, True
+            claimed = self._buffer.popleft()
         began = time.monotonic()
         outcome = self._perform(claimed)
         elapsed = time.monotonic() - began
@@ -196,11 +195,23 @@ class FastWorker:
                 self._pending[:0] = pending
             raise
         released = self._after_success([c for c, _ in pending], now, with_dependents)
-        self._buffer.extend(claimed)
+        with self._lock:
+            self._buffer.extend(claimed)
         if claimed and self._batch < self.options.max_batch:
             self._batch = min(self.options.max_batch, self._batch * 2)
         # Dependents released by this call are new work even when nothing was claimed.
         return bool(claimed) or released
+
+    def _release_buffer(self) -> None:
+        """Put claimed jobs that have not started back at the head of their queues, in order."""
+        with self._lock:
+            waiting = list(self._buffer)
+            self._buffer.clear()
+        if waiting:
+            with self.connection.pipeline() as pipe:
+                for claimed in reversed(waiting):  # LPUSH in reverse keeps the queue order
+                    settle_requeue(pipe, claimed.job, claimed.ref, self.name)
+                pipe.execute()
 
     def _flush(self) -> None:
         if self._pending:
@@ -226,7 +237,8 @@ class FastWorker:
         if job.id in self._cancel:
             return Outcome("canceled")
         timeout = job.timeout if job.timeout is not None else DEFAULT_JOB_TIMEOUT_SECONDS
-        self._job_deadline = time.monotonic() + timeout if timeout > 0 else float("inf")
+        self._began = time.monotonic()
+        self._job_deadline = self._began + timeout if timeout > 0 else float("inf")
         self._current = claimed
         try:
             if self._horse is not None:
@@ -386,6 +398,10 @@ class FastWorker:
                 # A slow job after fast ones must not keep their finishes unrecorded while it runs.
                 if self._pending and now - self._pending_since > STALE_FINISH_SECONDS:
                     self._flush()
+                # Jobs claimed with one that turned out slow go back, so idle workers can take them.
+                if self._buffer and self._current is not None and now - self._began > STALE_FINISH_SECONDS:
+                    self._batch = 1
+                    self._release_buffer()
                 if now < next_beat:
                     continue
                 next_beat = now + self.options.heartbeat

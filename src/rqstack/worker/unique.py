@@ -56,7 +56,7 @@ def enqueue_unique(queue: Queue, job: Job, key: str, due: datetime | None) -> tu
         job._status = JobStatus.SCHEDULED
     fields: list[Any] = []
     for name, value in job.to_dict().items():
-        if value is not None:
+        if value is not None and value != "":
             fields.append(name)
             fields.append(value if isinstance(value, bytes | str) else str(value))
     if due is None:

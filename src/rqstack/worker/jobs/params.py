@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import inspect
 import json
 import types
@@ -35,7 +36,7 @@ def describe_parameters(func: Callable[..., Any]) -> list[Parameter]:
     """The parameters of ``func`` with readable type names."""
     hints = _hints(func)
     out = []
-    for param in inspect.signature(func).parameters.values():
+    for param in _signature(func).parameters.values():
         if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
             continue
         annotation = hints.get(param.name, Any)
@@ -74,7 +75,7 @@ def validate_arguments(
             "pass a reference (a path, URL or id) instead of the data",
             field="args",
         )
-    signature = inspect.signature(func)
+    signature = _signature(func)
     try:
         bound = signature.bind(*args, **kwargs)
     except TypeError as exc:
@@ -151,6 +152,13 @@ def _matches(value: Any, annotation: Any) -> bool:
     return True
 
 
+@functools.lru_cache(maxsize=1024)
+def _signature(func: Callable[..., Any]) -> inspect.Signature:
+    return inspect.signature(func)
+
+
+# Cached: enqueue checks every call against these, and resolving hints costs more than the write itself.
+@functools.lru_cache(maxsize=1024)
 def _hints(func: Callable[..., Any]) -> dict[str, Any]:
     try:
         return typing.get_type_hints(func)
