@@ -11,11 +11,11 @@ import time
 import zlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis
 
-from conftest import RedisServer
 from rqstack.serializer import JSONFirstSerializer
 from rqstack.worker.enqueue import EnqueueRequest, enqueue
 from rqstack.worker.jobs.registry import load_jobs
@@ -188,7 +188,7 @@ def test_a_sigkilled_horse_fails_the_attempt_and_the_worker_goes_on(
     assert worker.poll() is None
 
 
-def test_the_worker_survives_a_redis_restart(redis_env: dict[str, str], own_redis: RedisServer) -> None:
+def test_the_worker_survives_a_redis_restart(redis_env: dict[str, str], own_redis: Any) -> None:
     load_jobs()
     client = own_redis.client()
     pool = Workers({**redis_env, "REDIS_URL": own_redis.url})

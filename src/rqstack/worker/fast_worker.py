@@ -208,10 +208,17 @@ class FastWorker:
             waiting = list(self._buffer)
             self._buffer.clear()
         if waiting:
+            now = datetime.now(UTC)
             with self.connection.pipeline() as pipe:
                 for claimed in reversed(waiting):  # LPUSH in reverse keeps the queue order
-                    settle_requeue(pipe, claimed.job, claimed.ref, self.name)
+                    if claimed.job.id in self._cancel:
+                        settle_canceled(
+                            pipe, claimed.job, claimed.ref, self.name, started=claimed.started, now=now
+                        )
+                    else:
+                        settle_requeue(pipe, claimed.job, claimed.ref, self.name)
                 pipe.execute()
+            self._cancel.difference_update(c.job.id for c in waiting)
 
     def _flush(self) -> None:
         if self._pending:
