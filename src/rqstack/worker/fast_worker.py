@@ -256,7 +256,8 @@ class FastWorker:
                 return run_job(job)
             finally:
                 self._in_job = False
-                signal.setitimer(signal.ITIMER_REAL, 0)
+                if threading.current_thread() is threading.main_thread():
+                    signal.setitimer(signal.ITIMER_REAL, 0)
         except (JobCanceled, WorkerShutdown, JobTimeoutException) as exc:
             # The alarm landed just outside the job's own frames.
             return _outcome_of(exc, job)
@@ -334,6 +335,12 @@ class FastWorker:
     # --- signals, heartbeat, commands -------------------------------------------------------
     def _install_signals(self) -> dict[int, Any]:
         previous: dict[int, Any] = {}
+        if threading.current_thread() is not threading.main_thread():
+            # Signals reach only the main thread: an embedded worker has no in-process timeouts.
+            logger.warning(
+                "worker %s runs outside the main thread: job timeouts and SIGTERM are off", self.name
+            )
+            return previous
         for signum, handler in (
             (signal.SIGTERM, self._on_stop_signal),
             (signal.SIGINT, self._on_stop_signal),
@@ -375,6 +382,8 @@ class FastWorker:
         self._arm()
 
     def _arm(self) -> None:
+        if threading.current_thread() is not threading.main_thread():
+            return
         deadline = min(self._job_deadline, self._stop_at if self._stop_at is not None else float("inf"))
         if deadline != float("inf"):
             signal.setitimer(signal.ITIMER_REAL, max(0.001, deadline - time.monotonic()))
