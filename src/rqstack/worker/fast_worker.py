@@ -2,27 +2,25 @@
 
 Per batch, one Lua call finishes the previous batch's successes (status, result stream, finished
 registry, worker stats) and claims the next jobs (pop, status started, started registry, execution
-record). The batch grows while jobs are fast and shrinks to one as soon as one is slow, so a long job
-never holds queued work hostage. ``isolated=True`` runs jobs in a reused forked horse instead.
+record). The batch grows while jobs are fast; when one runs past 0.1 s the heartbeat thread records
+the finishes held so far and gives the rest of the batch back to the queue head, so a long job never
+holds queued work hostage. ``isolated=True`` runs jobs in a reused forked horse instead.
 
 Timeouts in-process: SIGALRM raises JobTimeoutException in the job (it runs in the main thread);
 code blocked in C past its deadline is only stopped once it returns to Python - use ``--isolated``
-for jobs that may hang in C. SIGTERM/SIGINT: stop claiming, let the running job finish within the
+for jobs that may hang in C (see control.py). SIGTERM/SIGINT: stop claiming, let the running job finish within the
 grace period, else put it back at the front of its queue; a second signal does that at once.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import os
 import signal
 import threading
 import time
 from collections import deque
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from types import FrameType
 from typing import Any
 from uuid import uuid4
 
@@ -44,6 +42,7 @@ from rqstack.worker.bookkeeping import (
     settle_requeue,
 )
 from rqstack.worker.claims import Claimed, Claimer
+from rqstack.worker.control import StopControl
 from rqstack.worker.enqueue import JOB_NAME_META_KEY, make_queue
 from rqstack.worker.execute import JobCanceled, Outcome, WorkerShutdown, run_job, timeout_message
 from rqstack.worker.horse import Horse
@@ -60,7 +59,7 @@ STALE_FINISH_SECONDS = 0.1
 SLOW_JOB_SECONDS = 0.05
 
 
-class FastWorker:
+class FastWorker(StopControl):
     """A worker process listening on ``queue_names`` in priority order."""
 
     def __init__(
@@ -332,79 +331,7 @@ class FastWorker:
         info = callbacks.info_of(claimed.job, claimed.ref.queue, self.name, event, started, now, error, left)
         callbacks.emit(self.connection, self.settings, event, info)
 
-    # --- signals, heartbeat, commands -------------------------------------------------------
-    def _install_signals(self) -> dict[int, Any]:
-        previous: dict[int, Any] = {}
-        if threading.current_thread() is not threading.main_thread():
-            # Signals reach only the main thread: an embedded worker has no in-process timeouts.
-            logger.warning(
-                "worker %s runs outside the main thread: job timeouts and SIGTERM are off", self.name
-            )
-            return previous
-        for signum, handler in (
-            (signal.SIGTERM, self._on_stop_signal),
-            (signal.SIGINT, self._on_stop_signal),
-            (signal.SIGALRM, self._on_alarm),
-        ):
-            previous[signum] = signal.signal(signum, handler)
-        return previous
-
-    def _on_stop_signal(self, signum: int, frame: FrameType | None) -> None:
-        if self._stop_at is None:
-            self._stop_at = time.monotonic() + self.options.shutdown_grace
-            logger.info(
-                "worker %s: %s received; finishing the current job (up to %ss), then exiting; send it again "
-                "to requeue the job and exit now",
-                self.name,
-                signal.Signals(signum).name,
-                self.options.shutdown_grace,
-            )
-            if self._in_job:
-                self._arm()
-            return
-        self._force = True
-        if self._in_job:
-            raise WorkerShutdown()
-
-    def _on_alarm(self, signum: int, frame: FrameType | None) -> None:
-        if not self._in_job:
-            return
-        now = time.monotonic()
-        current = self._current
-        if self._force or (self._stop_at is not None and now >= self._stop_at):
-            raise WorkerShutdown()
-        if current is not None and current.job.id in self._cancel:
-            raise JobCanceled()
-        if now >= self._job_deadline:
-            raise JobTimeoutException(
-                f"job exceeded its timeout of {current.job.timeout if current else '?'}s"
-            )
-        self._arm()
-
-    def _arm(self) -> None:
-        if threading.current_thread() is not threading.main_thread():
-            return
-        deadline = min(self._job_deadline, self._stop_at if self._stop_at is not None else float("inf"))
-        if deadline != float("inf"):
-            signal.setitimer(signal.ITIMER_REAL, max(0.001, deadline - time.monotonic()))
-
-    def _on_command(self, message: dict[str, Any]) -> None:
-        try:
-            payload = json.loads(message["data"])
-        except (TypeError, ValueError):
-            return
-        command = payload.get("command")
-        if command == "shutdown":
-            os.kill(os.getpid(), signal.SIGTERM)
-        elif command in ("stop-job", "kill-horse"):
-            job_id = payload.get("job_id") or (self._current.job.id if self._current else None)
-            if not job_id:
-                return
-            self._cancel.add(str(job_id))
-            current = self._current
-            if current is not None and current.job.id == job_id and self._horse is None:
-                signal.pthread_kill(threading.main_thread().ident or 0, signal.SIGALRM)
-
+    # --- heartbeat --------------------------------------------------------------------------
     def _heartbeat_loop(self) -> None:
         next_beat = time.monotonic() + self.options.heartbeat
         next_reap = 0.0
