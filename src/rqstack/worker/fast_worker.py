@@ -8,8 +8,9 @@ holds queued work hostage. ``isolated=True`` runs jobs in a reused forked horse 
 
 Timeouts in-process: SIGALRM raises JobTimeoutException in the job (it runs in the main thread);
 code blocked in C past its deadline is only stopped once it returns to Python - use ``--isolated``
-for jobs that may hang in C (see control.py). SIGTERM/SIGINT: stop claiming, let the running job finish within the
-grace period, else put it back at the front of its queue; a second signal does that at once.
+for jobs that may hang in C (see control.py). SIGTERM/SIGINT: stop claiming, let the running job
+finish within the grace period, else put it back at the front of its queue; a second signal does
+that at once.
 """
 
 from __future__ import annotations
