@@ -113,8 +113,9 @@ WORKER_HEARTBEAT_TTL_SECONDS = 20.0
 REAPER_INTERVAL_SECONDS = 5.0
 #: On SIGTERM the running job gets this long to finish before it is put back on its queue.
 DEFAULT_SHUTDOWN_GRACE_SECONDS = 25.0
-#: Jobs claimed per round trip when the queue is deep (fewer while jobs are slow).
-WORKER_MAX_BATCH = 32
+#: Jobs claimed per round trip when the queue is deep (fewer while jobs are slow). A SIGKILLed
+#: worker's claimed-but-unstarted jobs are reaped like its running one, so this bounds that loss.
+WORKER_MAX_BATCH = 8
 #: An isolated worker's horse process is replaced after this many jobs.
 HORSE_MAX_JOBS = 1000
 

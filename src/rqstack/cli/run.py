@@ -66,6 +66,11 @@ def up_command(state: State, workers: int, port: int | None, host: str | None) -
     "--heartbeat-ttl", metavar="DURATION", help="Jobs are abandoned after this without a heartbeat (20s)."
 )
 @click.option("--max-jobs-per-horse", type=click.IntRange(1), help="Recycle the horse after N jobs (1000).")
+@click.option(
+    "--batch",
+    type=click.IntRange(1, 256),
+    help="Most jobs claimed per round trip (8; 1 = one at a time, like rq).",
+)
 @pass_state
 def worker_command(
     state: State,
@@ -77,6 +82,7 @@ def worker_command(
     heartbeat: str | None,
     heartbeat_ttl: str | None,
     max_jobs_per_horse: int | None,
+    batch: int | None,
 ) -> None:
     """Run a worker on QUEUE... (default: the `default` queue), highest priority first; SIGTERM exits 0."""
     from rqstack.cli.common import duration_option
@@ -89,6 +95,7 @@ def worker_command(
         heartbeat=duration_option(heartbeat, "--heartbeat"),
         heartbeat_ttl=duration_option(heartbeat_ttl, "--heartbeat-ttl"),
         horse_max_jobs=max_jobs_per_horse,
+        max_batch=batch,
     )
     run_worker(state.settings, state.connection(), queues, burst=burst, name=name, options=options)
 

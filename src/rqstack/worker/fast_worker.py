@@ -4,7 +4,9 @@ Per batch, one Lua call finishes the previous batch's successes (status, result 
 registry, worker stats) and claims the next jobs (pop, status started, started registry, execution
 record). The batch grows while jobs are fast; when one runs past 0.1 s the heartbeat thread records
 the finishes held so far and gives the rest of the batch back to the queue head, so a long job never
-holds queued work hostage. ``isolated=True`` runs jobs in a reused forked horse instead.
+holds queued work hostage. ``isolated=True`` runs jobs in a reused forked horse instead. If the
+worker is SIGKILLed, the reaper cannot tell its running job from the ones claimed with it, so all
+are treated as abandoned (retried or failed); ``max_batch=1`` (``--batch 1``) keeps RQ's one-at-a-time.
 
 Timeouts in-process: SIGALRM raises JobTimeoutException in the job (it runs in the main thread);
 code blocked in C past its deadline is only stopped once it returns to Python - use ``--isolated``
