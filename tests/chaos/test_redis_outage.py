@@ -1,0 +1,149 @@
+"""Redis stopped (10 s, and a long outage) and restarted from its AOF under a running stack.
+
+Every process (two workers, two schedulers, the dashboard) must work again within 10 s of Redis's
+return; the misfire policies decide what runs for the fires the outage swallowed (skip: none,
+once: one, all: every one); no tick runs twice; a job running across the outage finishes once.
+The long outage is 30 s by default (the tier's time budget); RQSTACK_CHAOS_LONG=1 makes it 3 minutes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from datetime import UTC, datetime
+
+import pytest
+import redis
+
+from chaos.conftest import (
+    RECONNECT_BOUND_SECONDS,
+    Chaos,
+    duplicates,
+    finished_runs,
+    healthy,
+    http,
+    job_status,
+    last_error,
+    mark,
+    report,
+    start_dashboard,
+    started_runs,
+    wait_for,
+)
+from rqstack import constants
+from rqstack.sched.model import Schedule
+from rqstack.sched.store import ScheduleStore, runs_key
+
+LONG_OUTAGE_SECONDS = 180.0 if os.environ.get("RQSTACK_CHAOS_LONG") == "1" else 30.0
+POLICIES = ("skip", "once", "all")
+#: A fire older than this when the scheduler sees it again is late, and its policy decides.
+GRACE_SECONDS = 1.0
+#: Fires of the "burst" schedules, in seconds after Redis went down (all inside the outage).
+BURST_OFFSETS = (2, 4, 6)
+
+pytestmark = pytest.mark.timeout(LONG_OUTAGE_SECONDS + 150)
+
+
+def create_schedules(client: redis.Redis, down_at: int) -> None:
+    """Per policy: `tick-P` every second, and `burst-P` firing only at BURST_OFFSETS into the outage."""
+    store = ScheduleStore(client)
+    seconds = ",".join(str((down_at + offset) % 60) for offset in BURST_OFFSETS)
+    for policy in POLICIES:
+        common = {"job": "chaos.mark", "misfire": policy, "misfire_grace": GRACE_SECONDS}
+        store.create(Schedule(name=f"tick-{policy}", every=1.0, **common))  # type: ignore[arg-type]
+        store.create(Schedule(name=f"burst-{policy}", cron=f"{seconds} * * * * *", **common))  # type: ignore[arg-type]
+
+
+def executed(client: redis.Redis, name: str) -> list[int]:
+    """Fire times (unix s) of ``name`` that ran, with repeats."""
+    out = []
+    for job_id in client.lrange("chaos:ran", 0, -1):
+        schedule, stamp = job_id.decode().rsplit("-", 1)
+        if schedule == name:
+            out.append(int(stamp))
+    return sorted(out)
+
+
+def missed_records(client: redis.Redis, name: str) -> int:
+    """How many fires the scheduler recorded as missed in ``name``'s history."""
+    records = [json.loads(r) for r in client.lrange(runs_key(name), 0, -1)]
+    return sum(int(r.get("count", 0)) for r in records if r.get("status") == "missed")
+
+
+def last_tick_after(client: redis.Redis, moment: float) -> bool:
+    """The scheduler recorded a tick later than ``moment``."""
+    value = client.hget(constants.SCHEDULER_STATE_KEY, "last_tick")
+    return value is not None and datetime.fromisoformat(value.decode()).timestamp() > moment
+
+
+@pytest.mark.parametrize("outage", [10.0, LONG_OUTAGE_SECONDS], ids=["10s", f"{LONG_OUTAGE_SECONDS:g}s"])
+def test_every_process_reconnects_and_misfire_policies_apply(chaos: Chaos, outage: float) -> None:
+    client = chaos.client()
+    fleet = chaos.fleet
+    # Redis goes down at a whole second a few seconds from now, so the burst fires are known in advance.
+    down_at = int(time.time()) + 8
+    create_schedules(client, down_at)
+    for _ in range(2):
+        fleet.start("worker")
+        fleet.start("scheduler")
+    base = start_dashboard(fleet)
+    wait_for(lambda: len(executed(client, "tick-all")) >= 2, 20, "the schedules to fire")
+    # Runs from now until 6 s after Redis is back.
+    long_job = mark(client, down_at - time.time() + outage + 6.0, job_id="across-the-outage")
+    wait_for(lambda: started_runs(client)[long_job] == 1, 20, "the long job to start")
+    time.sleep(max(0.0, down_at - time.time()))
+    chaos.server.stop()
+    down = time.time()
+    assert http("GET", base + "/api/health").status == 503
+    time.sleep(max(0.0, down + outage - time.time()))
+    chaos.server.start()
+    up = time.time()
+    client = chaos.client()
+    probe = mark(client, 0.0, job_id="after-the-outage")
+    back = {}
+    for what, predicate in (
+        ("dashboard", lambda: healthy(base)),
+        ("scheduler", lambda: last_tick_after(client, up)),
+        ("worker", lambda: finished_runs(client)[probe] == 1),
+    ):
+        wait_for(predicate, 30, f"the {what} to work again", poll=0.05)
+        back[what] = time.time() - up  # an upper bound: the waits run one after the other
+    time.sleep(3.0)  # a few on-time fires after the return
+    wait_for(
+        lambda: job_status(client, long_job) not in ("queued", "started"), outage + 30, "the long job to end"
+    )
+    assert job_status(client, long_job) == "finished", last_error(client, long_job)
+
+    ran = [i.decode() for i in client.lrange("chaos:ran", 0, -1)]
+    burst = {policy: executed(client, f"burst-{policy}") for policy in POLICIES}
+    ticks = {policy: executed(client, f"tick-{policy}") for policy in POLICIES}
+    outage_stamps = set(range(int(down) + 1, int(up) - 1))
+    report(
+        f"Redis outage {outage:g}s",
+        back_within_s={what: round(seconds, 2) for what, seconds in back.items()},
+        burst_runs={p: len(b) for p, b in burst.items()},
+        tick_runs_during_outage={p: len(outage_stamps & set(t)) for p, t in ticks.items()},
+        outage_ticks=len(outage_stamps),
+        duplicates=len(duplicates(ran)),
+    )
+    for process in fleet.processes:
+        assert process.poll() is None, "a process exited while Redis was away"
+    assert max(back.values()) < RECONNECT_BOUND_SECONDS, back
+    assert not duplicates(ran), duplicates(ran)
+    # The long job ran once, to its end: the outage did not get it reaped and retried.
+    assert started_runs(client)[long_job] == 1
+    assert finished_runs(client)[long_job] == 1
+    fires = [down_at + offset for offset in BURST_OFFSETS]
+    assert burst["skip"] == [], burst
+    assert missed_records(client, "burst-skip") == len(fires)
+    assert burst["once"] == [fires[-1]], burst
+    assert missed_records(client, "burst-once") == len(fires) - 1
+    assert burst["all"] == fires, burst
+    # Every-second schedules: "all" replays the whole outage, "skip" and "once" leave the late part out.
+    assert outage_stamps <= set(ticks["all"])
+    assert set(range(ticks["all"][0], ticks["all"][-1] + 1)) == set(ticks["all"])
+    for policy in ("skip", "once"):
+        late = set(range(int(down) + 1, int(up) - 2))
+        assert not late & set(ticks[policy]), (policy, sorted(late & set(ticks[policy])))
+    assert datetime.now(UTC).timestamp() - up < outage + 60
