@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -103,3 +104,20 @@ def test_stored_zone_wins_over_the_schedulers_zone_and_fire_times_are_utc(chaos:
     listing = {item["name"]: item for item in json.loads(shown.stdout)}
     assert listing["nightly"]["next_fire"] == expected_nightly.isoformat()
     assert listing["trap-berlin"]["timezone"] == "Europe/Berlin"
+
+
+def test_a_zero_grace_schedule_fires_when_on_time(chaos: Chaos, tmp_path: Path) -> None:
+    client = chaos.client()
+    path = tmp_path / "schedules.toml"
+    path.write_text(
+        '[[schedule]]\nname = "strict"\njob = "demo.echo"\nevery = "1s"\n'
+        'misfire = "skip"\nmisfire_grace = 0\n',
+        encoding="utf-8",
+    )
+    applied = chaos.fleet.cli("schedules", "apply", str(path))
+    assert applied.returncode == 0, applied.stderr
+    chaos.fleet.start("scheduler")
+    # "Skip what an outage missed" must not mean "skip everything": the scheduler is never late here.
+    wait_for(lambda: client.llen("rq:queue:default") >= 3, 10, "three on-time fires of a zero-grace schedule")
+    records = [json.loads(r) for r in client.lrange(runs_key("strict"), 0, -1)]
+    assert not [r for r in records if r["status"] == "missed"], records[:5]
