@@ -216,3 +216,25 @@ def test_scheduler_burst_fires_due_work(db: redis.Redis) -> None:
     result = run("scheduler", "--burst")
     assert result.exit_code == 0, result.output
     assert db.llen(constants.RQ_QUEUE_KEY_PREFIX + "default") == 2
+
+
+def test_backoff_retry_spec_is_kept_and_reaches_the_fired_job(db: redis.Redis) -> None:
+    added = run(
+        "cron",
+        "add",
+        "flaky",
+        "demo.fail",
+        "--every",
+        "1m",
+        "--retry",
+        "3",
+        "--retry-interval",
+        "exp:10s:10m",
+    )
+    assert added.exit_code == 0, added.output
+    assert 'retry_interval = "exp:10s:600s"' in run("schedules", "export").output
+    fired = run("cron", "run", "flaky")
+    assert fired.exit_code == 0, fired.output
+    job_id = fired.output.strip().split()[-1]
+    meta = json.loads(db.hget(f"rq:job:{job_id}", "meta") or b"{}")
+    assert meta["rqstack_retry"] == {"max": 3, "backoff": [10.0, 600.0]}

@@ -15,7 +15,7 @@ from rqstack.cli.common import (
     parse_json_option,
     pass_state,
 )
-from rqstack.durations import format_duration, parse_duration, parse_duration_list
+from rqstack.durations import format_duration, parse_duration
 from rqstack.errors import BadInput, InvalidCron
 from rqstack.sched.control import run_now
 from rqstack.sched.cron import describe_cron, fire_times, parse_cron, validate_timezone
@@ -116,9 +116,7 @@ def add_command(
         "queue": queue,
         "timeout": duration_option(timeout, "--timeout"),
         "retry": retry,
-        "retry_interval": parse_duration_list(retry_interval, field="retry-interval")
-        if retry_interval
-        else None,
+        "retry_interval": retry_interval or None,
         "enabled": not disabled,
         "misfire": misfire,
         "misfire_grace": grace,

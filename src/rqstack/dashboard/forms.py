@@ -54,7 +54,7 @@ def form_values(schedule: Schedule | None, default_timezone: str) -> dict[str, s
         "queue": schedule.queue or "",
         "timeout": format_duration(schedule.timeout) if schedule.timeout else "",
         "retry": "" if schedule.retry is None else str(schedule.retry),
-        "retry_interval": ",".join(format_duration(i) for i in schedule.retry_interval or ()),
+        "retry_interval": retry_interval_text(schedule.retry_interval),
         "misfire": schedule.misfire,
         "overlap": schedule.overlap,
         "description": schedule.description,
@@ -109,3 +109,10 @@ def _json(text: str, field: str, expected: type) -> Any:
         kind = 'an object like {"keep_days": 14}' if expected is dict else 'an array like [1, "two"]'
         raise BadInput(f"{field} must be {kind}; the schedule was not saved", field=field)
     return value
+
+
+def retry_interval_text(value: tuple[float, ...] | str | None) -> str:
+    """What the form's retry field shows: ``30s,2m`` or a backoff spec as saved."""
+    if isinstance(value, str):
+        return value
+    return ",".join(format_duration(i) for i in value or ())

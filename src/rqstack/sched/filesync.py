@@ -179,7 +179,9 @@ def _toml_fields(schedule: Schedule) -> dict[str, Any]:
         out["timeout"] = format_duration(schedule.timeout)
     if schedule.retry is not None:
         out["retry"] = schedule.retry
-    if schedule.retry_interval is not None:
+    if isinstance(schedule.retry_interval, str):
+        out["retry_interval"] = schedule.retry_interval
+    elif schedule.retry_interval is not None:
         out["retry_interval"] = [format_duration(i) if i >= 1 else i for i in schedule.retry_interval]
     if not schedule.enabled:
         out["enabled"] = False

@@ -10,10 +10,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from rqstack import constants
-from rqstack.durations import format_duration, parse_duration, parse_duration_list
+from rqstack.durations import format_duration, parse_duration
 from rqstack.errors import BadInput, RqstackError
 from rqstack.sched.cron import parse_cron, validate_timezone
 from rqstack.worker.enqueue import EnqueueRequest, PreparedJob, check_name, prepare
+from rqstack.worker.retry import parse_retry_spec
 
 MISFIRE_POLICIES = ("skip", "once", "all")
 OVERLAP_POLICIES = ("allow", "skip")
@@ -38,7 +39,8 @@ class Schedule:
     queue: str | None = None
     timeout: float | None = None
     retry: int | None = None
-    retry_interval: tuple[float, ...] | None = None
+    #: Fixed waits in seconds, or a backoff spec such as ``exp:10s:10m`` (see rqstack.worker.retry).
+    retry_interval: tuple[float, ...] | str | None = None
     enabled: bool = True
     misfire: str = constants.DEFAULT_MISFIRE_POLICY
     misfire_grace: float = constants.DEFAULT_MISFIRE_GRACE_SECONDS
@@ -126,7 +128,7 @@ class Schedule:
             "queue": self.queue,
             "timeout": self.timeout,
             "retry": self.retry,
-            "retry_interval": None if self.retry_interval is None else list(self.retry_interval),
+            "retry_interval": _interval_json(self.retry_interval),
             "enabled": self.enabled,
             "misfire": self.misfire,
             "misfire_grace": self.misfire_grace,
@@ -231,16 +233,24 @@ def _optional_duration(data: Mapping[str, Any], key: str, *, allow_zero: bool = 
         raise BadInput(exc.message.replace("nothing was saved", _NOT_SAVED), field=key) from None
 
 
-def _intervals(value: Any) -> tuple[float, ...] | None:
+def _intervals(value: Any) -> tuple[float, ...] | str | None:
     if value is None:
         return None
-    if isinstance(value, str):
-        return tuple(parse_duration_list(value))
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return (parse_duration(value, field="retry_interval", allow_zero=True),)
-    if isinstance(value, list | tuple):
-        return tuple(parse_duration(v, field="retry_interval", allow_zero=True) for v in value)
-    raise BadInput(f"retry_interval must be durations like '30s,2m', got {value!r}; {_NOT_SAVED}")
+    if isinstance(value, bool) or not isinstance(value, str | int | float | list | tuple):
+        raise BadInput(
+            f"retry_interval must be durations like '30s,2m' or a backoff like 'exp:10s:10m', "
+            f"got {value!r}; {_NOT_SAVED}",
+            field="retry_interval",
+        )
+    policy = parse_retry_spec(value, field="retry_interval")
+    # A backoff keeps its spec text: its waits are drawn per retry, not listed.
+    return policy.spec() if policy.backoff_base is not None else policy.intervals
+
+
+def _interval_json(value: tuple[float, ...] | str | None) -> list[float] | str | None:
+    if value is None or isinstance(value, str):
+        return value
+    return list(value)
 
 
 def _bool(data: Mapping[str, Any], key: str, default: bool) -> bool:
