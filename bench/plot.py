@@ -33,7 +33,7 @@ def lateness(document: dict[str, Any], case: str, out: Path) -> None:
         values = [v for s in row["samples"] for v in s["extra"].get("lateness_ms", [])]
         if not values:
             continue
-        ax.boxplot(values, positions=[index], vert=False, widths=0.6, showfliers=False)
+        ax.boxplot(values, positions=[index], orientation="horizontal", widths=0.6, showfliers=False)
         jitter = [index + 0.18 * ((i * 7919) % 11 - 5) / 5 for i in range(len(values))]
         ax.scatter(values, jitter, s=7, alpha=0.6, color=COLORS.get(row["kind"], "black"))
     ax.set_yticks(range(len(rows)), [r["impl"] for r in rows], fontsize=8)
@@ -66,6 +66,7 @@ def bars(document: dict[str, Any], cases: list[str], out: Path, title: str, log:
         ax.invert_yaxis()
         if log:
             ax.set_xscale("log")
+            ax.set_xlim(left=min(r["min"] for r in rows) / 3)
         ax.set_title(f"{case} ({rows[0]['unit']})", fontsize=9)
     fig.suptitle(title)
     fig.tight_layout()

@@ -49,7 +49,7 @@ def _best_peer(rows: Sequence[Measurement]) -> Measurement | None:
 def _fmt(value: float | None, unit: str) -> str:
     if value is None:
         return "-"
-    if unit in ("ms", "ms p95", "s"):
+    if unit.startswith("ms") or unit == "s":
         return f"{value:,.3f}" if abs(value) < 10 else f"{value:,.1f}"
     return f"{value:,.0f}" if abs(value) >= 100 else f"{value:,.3g}"
 

@@ -166,7 +166,12 @@ def emit_delayed(connection: redis.Redis, due: dict[str, float]) -> None:
     if not late_ms:
         emit(math.inf, False, counted)
         return
-    emit(percentile(late_ms, 95), once == len(due) and duplicates == 0, counted, distribution(late_ms))
+    emit(
+        percentile([abs(v) for v in late_ms], 95),
+        once == len(due) and duplicates == 0,
+        counted,
+        distribution(late_ms),
+    )
 
 
 def emit_fires(connection: redis.Redis, fires: int, interval: float = 1.0) -> None:
@@ -186,7 +191,7 @@ def emit_fires(connection: redis.Redis, fires: int, interval: float = 1.0) -> No
         sum((x - mean_k) * (y - mean_l) for x, y in zip(k, late_ms, strict=False)) / var
     )
     extra["anchor"] = "first fire"
-    emit(percentile(late_ms, 95), len(recorded) >= fires + 1, counted, extra)
+    emit(percentile([abs(v) for v in late_ms], 95), len(recorded) >= fires + 1, counted, extra)
 
 
 def delayed_due(n: int, spacing: float, lead: float = 1.0) -> dict[str, float]:
