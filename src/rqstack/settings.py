@@ -12,7 +12,8 @@ from urllib.parse import urlsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from rqstack import constants
-from rqstack.errors import ConfigError
+from rqstack.durations import parse_duration
+from rqstack.errors import ConfigError, RqstackError
 
 _REDIS_SCHEMES = ("redis", "rediss", "unix", "redis+sentinel")
 
@@ -36,6 +37,11 @@ class Settings:
     alert_webhook_url: str | None = None
     alert_on_success: tuple[str, ...] = ()
     backlog_threshold: int | None = None
+    #: Worker heartbeat, abandoned-job TTL, reaper interval and SIGTERM grace (None: the defaults).
+    worker_heartbeat: float | None = None
+    worker_heartbeat_ttl: float | None = None
+    reaper_interval: float | None = None
+    shutdown_grace: float | None = None
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
@@ -65,6 +71,12 @@ class Settings:
                 n.strip() for n in (get("RQSTACK_ALERT_ON_SUCCESS") or "").split(",") if n.strip()
             ),
             backlog_threshold=_count(get("RQSTACK_BACKLOG_THRESHOLD"), "RQSTACK_BACKLOG_THRESHOLD"),
+            worker_heartbeat=_seconds(get("RQSTACK_WORKER_HEARTBEAT"), "RQSTACK_WORKER_HEARTBEAT"),
+            worker_heartbeat_ttl=_seconds(
+                get("RQSTACK_WORKER_HEARTBEAT_TTL"), "RQSTACK_WORKER_HEARTBEAT_TTL"
+            ),
+            reaper_interval=_seconds(get("RQSTACK_REAPER_INTERVAL"), "RQSTACK_REAPER_INTERVAL"),
+            shutdown_grace=_seconds(get("RQSTACK_SHUTDOWN_GRACE"), "RQSTACK_SHUTDOWN_GRACE"),
         )
         settings.validate()
         return settings
@@ -153,3 +165,12 @@ def _count(text: str | None, name: str) -> int | None:
             field=name,
         )
     return value
+
+
+def _seconds(text: str | None, name: str) -> float | None:
+    if text is None:
+        return None
+    try:
+        return parse_duration(text, field=name)
+    except RqstackError as exc:
+        raise ConfigError(exc.message.replace("nothing was saved", "it cannot be used"), field=name) from None

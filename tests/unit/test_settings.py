@@ -74,3 +74,15 @@ def test_bad_values_name_the_variable_and_the_fix(env: dict[str, str], variable:
 )
 def test_is_loopback(host: str, loopback: bool) -> None:
     assert is_loopback(host) is loopback
+
+
+def test_worker_knobs_are_settings_and_reach_the_worker_options() -> None:
+    from rqstack.worker.options import WorkerOptions
+
+    settings = Settings.from_env({"RQSTACK_WORKER_HEARTBEAT": "2s", "RQSTACK_SHUTDOWN_GRACE": "1m"})
+    assert (settings.worker_heartbeat, settings.shutdown_grace) == (2, 60)
+    options = WorkerOptions.from_settings(settings, shutdown_grace=5.0)
+    assert (options.heartbeat, options.shutdown_grace) == (2, 5)
+    with pytest.raises(ConfigError) as info:
+        Settings.from_env({"RQSTACK_REAPER_INTERVAL": "soon"})
+    assert info.value.field == "RQSTACK_REAPER_INTERVAL"

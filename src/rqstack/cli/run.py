@@ -89,7 +89,8 @@ def worker_command(
     from rqstack.worker.options import WorkerOptions
     from rqstack.worker.runner import run_worker
 
-    options = WorkerOptions.from_env(
+    options = WorkerOptions.from_settings(
+        state.settings,
         isolated=isolated or None,
         shutdown_grace=duration_option(shutdown_grace, "--shutdown-grace"),
         heartbeat=duration_option(heartbeat, "--heartbeat"),

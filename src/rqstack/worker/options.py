@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
 from rqstack import constants
-from rqstack.durations import parse_duration
 from rqstack.errors import ConfigError
+from rqstack.settings import Settings
 
-#: Environment variables read by ``WorkerOptions.from_env`` (CLI flags override them).
+#: Environment variables behind the worker settings (read by Settings.from_env; CLI flags override them).
 ENV_NAMES = {
     "heartbeat": "RQSTACK_WORKER_HEARTBEAT",
     "heartbeat_ttl": "RQSTACK_WORKER_HEARTBEAT_TTL",
@@ -35,18 +34,23 @@ class WorkerOptions:
     idle_wait: float = 0.25
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> WorkerOptions:
-        """Defaults, then RQSTACK_WORKER_* variables, then ``overrides`` that are not None."""
-        env = os.environ if env is None else env
-        values: dict[str, Any] = {}
-        for field_name, variable in ENV_NAMES.items():
-            text = env.get(variable, "").strip()
-            if text:
-                values[field_name] = parse_duration(text, field=variable)
-        values.update({k: v for k, v in overrides.items() if v is not None})
-        options = replace(cls(), **values)
+    def from_settings(cls, settings: Settings, **overrides: Any) -> WorkerOptions:
+        """Defaults, then the RQSTACK_WORKER_* settings, then ``overrides`` (CLI flags) that are not None."""
+        values: dict[str, Any] = {
+            "heartbeat": settings.worker_heartbeat,
+            "heartbeat_ttl": settings.worker_heartbeat_ttl,
+            "reaper_interval": settings.reaper_interval,
+            "shutdown_grace": settings.shutdown_grace,
+            **overrides,
+        }
+        options = replace(cls(), **{k: v for k, v in values.items() if v is not None})
         options.validate()
         return options
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None, **overrides: Any) -> WorkerOptions:
+        """``from_settings`` with settings read from ``env`` (default: the process environment)."""
+        return cls.from_settings(Settings.from_env(env), **overrides)
 
     def validate(self) -> None:
         """ConfigError when the heartbeat TTL would let live jobs look abandoned."""

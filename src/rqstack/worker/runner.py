@@ -39,7 +39,7 @@ def build_fast_worker(
         connection,
         _queue_names(queue_names),
         name=name,
-        options=options or WorkerOptions.from_env(),
+        options=options or (WorkerOptions.from_settings(settings) if settings else WorkerOptions()),
         settings=settings,
     )
 
