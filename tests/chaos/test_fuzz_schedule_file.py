@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 import redis
 from click.testing import CliRunner
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from chaos.conftest import snapshot
@@ -110,22 +110,30 @@ PLAUSIBLE = st.fixed_dictionaries(
     {
         "name": st.from_regex(r"[a-z][a-z0-9-]{0,10}", fullmatch=True),
         "job": st.sampled_from(["demo.echo", "demo.sleep"]),
-    },
-    optional={
-        "every": st.sampled_from(["1s", "10m", 30]),
-        "cron": st.sampled_from(["* * * * * *", "0 3 * * *"]),
-    },
+    }
+).flatmap(
+    lambda core: st.one_of(
+        st.sampled_from(["1s", "10m", 30, 86400]).map(lambda every: {**core, "every": every}),
+        st.sampled_from(["* * * * * *", "0 3 * * *", "@hourly"]).map(lambda cron: {**core, "cron": cron}),
+    )
 )
 
 
 @st.composite
 def entries(draw: st.DrawFn) -> dict[str, Any]:
     """One [[schedule]] table: a plausible core with random fields over it, or anything at all."""
-    base: dict[str, Any] = draw(PLAUSIBLE) if draw(st.booleans()) else {}
-    keys = draw(st.lists(st.sampled_from(sorted(FIELDS)), max_size=5, unique=True))
+    plausible = draw(st.integers(min_value=0, max_value=3)) > 0
+    base: dict[str, Any] = draw(PLAUSIBLE) if plausible else {}
+    count = draw(st.sampled_from([0, 0, 0, 1, 2])) if plausible else draw(st.integers(0, 6))
+    keys = draw(st.lists(st.sampled_from(sorted(FIELDS)), min_size=count, max_size=count, unique=True))
     for key in keys:
         base[key] = draw(FIELDS[key])
     return base
+
+
+def toml_string(text: str) -> str:
+    """A TOML basic string: JSON's escapes, with non-ASCII kept as is and DEL escaped as TOML wants."""
+    return json.dumps(text, ensure_ascii=False).replace("\x7f", "\\u007f")
 
 
 def toml_value(value: Any) -> str:
@@ -141,13 +149,13 @@ def toml_value(value: Any) -> str:
             return "inf" if value > 0 else "-inf"
         return repr(value)
     if isinstance(value, str):
-        return json.dumps(value)
+        return toml_string(value)
     if isinstance(value, datetime | type(datetime.now().date()) | type(datetime.now().time())):
         return value.isoformat()
     if isinstance(value, list):
         return "[" + ", ".join(toml_value(v) for v in value if v is not None) + "]"
     if isinstance(value, dict):
-        items = [f"{json.dumps(k)} = {toml_value(v)}" for k, v in value.items() if v is not None]
+        items = [f"{toml_string(k)} = {toml_value(v)}" for k, v in value.items() if v is not None]
         return "{" + ", ".join(items) + "}"
     raise TypeError(type(value))
 
@@ -157,7 +165,7 @@ def toml_document(tables: list[dict[str, Any]]) -> str:
     blocks = []
     for table in tables:
         lines = ["[[schedule]]"]
-        lines += [f"{json.dumps(k)} = {toml_value(v)}" for k, v in table.items() if v is not None]
+        lines += [f"{toml_string(k)} = {toml_value(v)}" for k, v in table.items() if v is not None]
         blocks.append("\n".join(lines))
     return "\n\n".join(blocks) + "\n"
 
@@ -165,8 +173,8 @@ def toml_document(tables: list[dict[str, Any]]) -> str:
 @st.composite
 def documents(draw: st.DrawFn) -> str:
     """A document of 0-4 schedules, sometimes damaged (cut or spliced) into invalid TOML."""
-    text = toml_document(draw(st.lists(entries(), max_size=4)))
-    damage = draw(st.sampled_from(["none", "none", "none", "cut", "splice"]))
+    text = toml_document(draw(st.lists(entries(), max_size=3)))
+    damage = draw(st.sampled_from(["none"] * 8 + ["cut", "splice"]))
     if damage == "cut" and text:
         text = text[: draw(st.integers(min_value=0, max_value=len(text) - 1))]
     elif damage == "splice":
@@ -182,17 +190,59 @@ def server(own_redis: RedisServer) -> RedisServer:
     return own_redis
 
 
-@settings(
-    max_examples=150,
+FUZZ = settings(
+    max_examples=300,
     deadline=None,
     derandomize=True,
     database=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
+#: Valid values for the optional fields, so documents of good schedules reach the writes and the scheduler.
+GOOD_EXTRAS: dict[str, st.SearchStrategy[Any]] = {
+    "timezone": st.sampled_from(["UTC", "Europe/Berlin", "Asia/Seoul", "America/New_York"]),
+    "args": st.lists(st.one_of(st.text(max_size=10), st.integers(-5, 5)), max_size=2),
+    "retry": st.integers(0, 5),
+    "retry_interval": st.sampled_from(["30s", "1m,5m", 10, [1, 2]]),
+    "timeout": st.sampled_from(["10m", 30, "1h30m", 0.5]),
+    "misfire": st.sampled_from(["skip", "once", "all"]),
+    "misfire_grace": st.sampled_from(["1s", "1m", 5]),
+    "overlap": st.sampled_from(["allow", "skip"]),
+    "description": st.text(max_size=60),
+    "enabled": st.booleans(),
+    "queue": st.from_regex(r"[A-Za-z0-9_-]{1,20}", fullmatch=True),
+}
+
+
+@st.composite
+def good_documents(draw: st.DrawFn) -> str:
+    """1-4 valid schedules with distinct names and random valid options."""
+    tables = draw(st.lists(PLAUSIBLE, min_size=1, max_size=4, unique_by=lambda t: t["name"]))
+    for table in tables:
+        for key in draw(st.lists(st.sampled_from(sorted(GOOD_EXTRAS)), max_size=4, unique=True)):
+            table[key] = draw(GOOD_EXTRAS[key])
+        if "args" in table:
+            table["job"] = "demo.echo"  # demo.sleep takes numbers
+    return toml_document(tables)
+
+
+@FUZZ
 @given(document=documents())
 def test_schedules_apply_exits_0_or_2_never_crashes_never_writes_half(
     server: RedisServer, tmp_path: Path, document: str
 ) -> None:
+    apply_and_check(server, tmp_path, document)
+
+
+@FUZZ
+@given(document=good_documents())
+def test_valid_schedule_files_apply_and_the_scheduler_fires_them(
+    server: RedisServer, tmp_path: Path, document: str
+) -> None:
+    assert apply_and_check(server, tmp_path, document) == 0
+
+
+def apply_and_check(server: RedisServer, tmp_path: Path, document: str) -> int:
+    """Apply ``document``; exit 0 or 2, nothing written on 2, everything (and fireable) on 0."""
     client = server.client()
     client.flushall()
     store = ScheduleStore(client)
@@ -207,12 +257,14 @@ def test_schedules_apply_exits_0_or_2_never_crashes_never_writes_half(
     assert crash is None, f"{type(crash).__name__}: {crash}\n--- file\n{document}"
     assert "Traceback" not in result.output
     assert result.exit_code in (0, 2), (result.exit_code, result.output, document)
+    event(f"exit {result.exit_code}")
     if result.exit_code == 2:
         assert snapshot(client) == before, f"exit 2 but Redis changed\n--- file\n{document}"
-        return
+        return 2
     owned = {s.name for s in store.list() if s.owner == file_owner(path)}
     assert owned == {line.name for line in _declared(document)}
     check_scheduler_survives(client)
+    return 0
 
 
 def _declared(document: str) -> list[Schedule]:
