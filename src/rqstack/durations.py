@@ -25,8 +25,9 @@ def parse_duration(text: str | int | float, *, field: str = "duration", allow_ze
             field=field,
         )
     if seconds < 0 or (seconds == 0 and not allow_zero) or seconds != seconds:
+        sign = "cannot be negative" if allow_zero else "must be positive"
         raise BadInput(
-            f"{field} must be positive, got {text!r}; nothing was saved; use a value like 30s, 10m or 2h",
+            f"{field} {sign}, got {text!r}; nothing was saved; use a value like 30s, 10m or 2h",
             field=field,
         )
     return seconds

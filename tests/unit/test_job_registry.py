@@ -118,3 +118,23 @@ def test_nested_functions_cannot_be_jobs() -> None:
 
     with pytest.raises(ConfigError):
         job("test.nested")(nested)
+
+
+@pytest.mark.parametrize(
+    ("changes", "needle"),
+    [
+        ({"delay": 1e300}, "longer than 10 years"),
+        ({"delay": -1}, "cannot be negative"),
+        ({"delay": float("nan")}, "cannot be negative"),
+        ({"timeout": float("inf")}, "longer than 10 years"),
+        ({"timeout": 0}, "must be positive"),
+    ],
+)
+def test_python_api_durations_follow_the_same_rules(changes: dict[str, float], needle: str) -> None:
+    from rqstack.errors import BadInput
+    from rqstack.worker.enqueue import EnqueueRequest, prepare
+
+    load_jobs()
+    with pytest.raises(BadInput) as info:
+        prepare(EnqueueRequest("demo.echo", **changes))  # type: ignore[arg-type]
+    assert needle in info.value.message

@@ -23,6 +23,7 @@ from rqstack.constants import (
     RQ_QUEUES_KEY,
     SCHEDULER_WAKE_CHANNEL,
 )
+from rqstack.durations import parse_duration
 from rqstack.errors import BadInput
 from rqstack.serializer import JSONFirstSerializer
 from rqstack.worker.jobs.registry import JobDefinition, get_job
@@ -100,11 +101,9 @@ def prepare(request: EnqueueRequest, *, now: datetime | None = None) -> Prepared
     if request.job_id is not None:
         check_name(request.job_id, "id")
     timeout = request.timeout if request.timeout is not None else definition.timeout
-    if timeout is not None and not timeout > 0:
-        raise BadInput(
-            f"timeout must be positive, got {timeout}; nothing was queued; use a value like 30s or 10m",
-            field="timeout",
-        )
+    if timeout is not None:
+        # The shared duration rules: positive, finite, at most 10 years.
+        timeout = parse_duration(timeout, field="timeout")
     retry = request.retry if request.retry is not None else definition.retry
     if not 0 <= retry <= MAX_RETRIES:
         raise BadInput(
@@ -281,9 +280,9 @@ def _due(request: EnqueueRequest, now: datetime) -> datetime | None:
     if request.at is not None and request.delay is not None:
         raise BadInput("give either a delay (in) or a time (at), not both; nothing was queued", field="at")
     if request.delay is not None:
-        if request.delay < 0:
-            raise BadInput("the delay cannot be negative; nothing was queued", field="in")
-        return now + timedelta(seconds=request.delay) if request.delay > 0 else None
+        # The shared duration rules refuse negative values, NaN, infinity and more than 10 years.
+        delay = parse_duration(request.delay, field="in", allow_zero=True)
+        return now + timedelta(seconds=delay) if delay > 0 else None
     if request.at is not None:
         if request.at.tzinfo is None:
             raise BadInput(
