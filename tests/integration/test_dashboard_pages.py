@@ -57,7 +57,7 @@ def form_fields(csrf: str, **changes: str) -> dict[str, str]:
     return {**fields, **changes}
 
 
-@pytest.mark.parametrize("path", ["/", "/schedules/", "/schedules/new", "/scheduler", "/rq/", "/login"])
+@pytest.mark.parametrize("path", ["/", "/schedules/", "/schedules/+new", "/scheduler", "/rq/", "/login"])
 def test_pages_render(client: FlaskClient, path: str) -> None:
     response = client.get(path, follow_redirects=True)
     assert response.status_code == 200
@@ -95,8 +95,8 @@ def test_job_page_escapes_the_exception(client: FlaskClient, connection: redis.R
 
 
 def test_create_schedule_with_the_form(client: FlaskClient, store: ScheduleStore) -> None:
-    csrf = csrf_of(client, "/schedules/new")
-    response = client.post("/schedules/new", data=form_fields(csrf))
+    csrf = csrf_of(client, "/schedules/+new")
+    response = client.post("/schedules/+new", data=form_fields(csrf))
     assert response.status_code == 302 and response.headers["Location"] == "/schedules/hourly"
     saved = store.get("hourly")
     assert saved.cron == "0 * * * *" and saved.kwargs == {"x": 1} and saved.timezone == "Europe/Berlin"
@@ -116,9 +116,9 @@ def test_create_schedule_with_the_form(client: FlaskClient, store: ScheduleStore
 def test_form_errors_keep_the_input_and_write_nothing(
     client: FlaskClient, connection: redis.Redis, changes: dict[str, str], message: str
 ) -> None:
-    csrf = csrf_of(client, "/schedules/new")
+    csrf = csrf_of(client, "/schedules/+new")
     before = connection.dbsize()
-    response = client.post("/schedules/new", data=form_fields(csrf, **changes))
+    response = client.post("/schedules/+new", data=form_fields(csrf, **changes))
     assert response.status_code == 422
     html = response.get_data(as_text=True)
     assert message in html
@@ -161,3 +161,11 @@ def test_unknown_things_are_404_pages(client: FlaskClient) -> None:
         response = client.get(path)
         assert response.status_code == 404, path
         assert "text/html" in response.headers["Content-Type"]
+
+
+def test_a_schedule_named_new_has_its_own_page(client: FlaskClient, store: ScheduleStore) -> None:
+    add_schedule(store, name="new", description="named new")
+    page = client.get("/schedules/new")
+    assert page.status_code == 200
+    assert "named new" in page.get_data(as_text=True)
+    assert client.get("/schedules/+new").status_code == 200

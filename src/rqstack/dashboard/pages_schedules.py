@@ -56,7 +56,8 @@ def detail(name: str) -> str:
     )
 
 
-@schedule_pages.route("/new", methods=["GET", "POST"])
+# "+" cannot appear in a schedule name, so no schedule can hide this page (a schedule may be named "new").
+@schedule_pages.route("/+new", methods=["GET", "POST"])
 def create() -> Response | tuple[str, int] | str:
     """The form for a new schedule."""
     if request.method == "POST":
