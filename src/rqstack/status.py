@@ -10,6 +10,7 @@ from rq.registry import FailedJobRegistry, FinishedJobRegistry, ScheduledJobRegi
 
 from rqstack.connection import redact, redis_url
 from rqstack.constants import SCHEDULER_STATE_KEY
+from rqstack.redis_values import as_text
 from rqstack.settings import Settings
 
 
@@ -39,7 +40,9 @@ def stack_status(connection: redis.Redis, settings: Settings) -> dict[str, Any]:
         }
         for worker in Worker.all(connection=connection)
     ]
-    scheduler = {_text(key): _text(value) for key, value in connection.hgetall(SCHEDULER_STATE_KEY).items()}
+    scheduler = {
+        as_text(key): as_text(value) for key, value in connection.hgetall(SCHEDULER_STATE_KEY).items()
+    }
     return {
         "redis": {
             "url": redact(redis_url(settings, start_embedded=False)),
@@ -51,7 +54,3 @@ def stack_status(connection: redis.Redis, settings: Settings) -> dict[str, Any]:
         "workers": workers,
         "scheduler": scheduler,
     }
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value

@@ -9,6 +9,7 @@ from typing import Any
 import redis
 
 from rqstack import constants
+from rqstack.redis_values import as_text
 from rqstack.sched.firing import with_job_id
 from rqstack.sched.store import ScheduleStore, runs_key
 from rqstack.worker.enqueue import EnqueueResult, enqueue_prepared
@@ -41,13 +42,13 @@ def scheduler_status(connection: redis.Redis, now: datetime | None = None) -> di
         pipe.zrange(constants.SCHEDULE_DUE_KEY, 0, 0, withscores=True)
         pipe.zcard(constants.RQ_SCHEDULER_JOBS_KEY)
         state, leader, ttl, enabled, first, rq_scheduler_jobs = pipe.execute()
-    fields = {_text(k): _text(v) for k, v in state.items()}
+    fields = {as_text(k): as_text(v) for k, v in state.items()}
     last_tick = fields.get("last_tick")
     age = None
     if last_tick:
         age = round((now - datetime.fromisoformat(last_tick)).total_seconds(), 3)
     return {
-        "leader": None if leader is None else _text(leader),
+        "leader": None if leader is None else as_text(leader),
         "lease_ttl_ms": ttl if ttl and ttl > 0 else None,
         "paused": fields.get("paused") == "1",
         "last_tick": last_tick,
@@ -80,7 +81,3 @@ def run_now(store: ScheduleStore, name: str, now: datetime | None = None) -> Enq
         pipe.ltrim(runs_key(name), 0, constants.RUN_HISTORY_LIMIT - 1)
         pipe.execute()
     return result
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value

@@ -13,6 +13,7 @@ from rq.job import Job
 from rq.utils import utcformat
 
 from rqstack import constants
+from rqstack.redis_values import as_text
 from rqstack.sched import scripts
 from rqstack.serializer import JSONFirstSerializer
 
@@ -48,7 +49,7 @@ def move_registries(
         raise LeaseLost()
     moved, more, slow = int(reply[0]), bool(reply[1]), reply[2]
     for index in range(0, len(slow), 2):
-        moved += _move_rate_limited(connection, _text(slow[index]), _text(slow[index + 1]))
+        moved += _move_rate_limited(connection, as_text(slow[index]), as_text(slow[index + 1]))
     return moved, more
 
 
@@ -94,8 +95,8 @@ def move_rq_scheduler(
     if reply == -1:
         raise LeaseLost()
     moved, seen = int(reply[0]), int(reply[1])
-    periodic = [_text(i) for i in reply[2]]
-    others = [_text(i) for i in reply[3]]
+    periodic = [as_text(i) for i in reply[2]]
+    others = [as_text(i) for i in reply[3]]
     if periodic:
         pairs = _next_runs(connection, periodic, now, others)
         if pairs:
@@ -157,7 +158,3 @@ def _move_special(connection: redis.Redis, ids: list[str]) -> int:
             rq_scheduler.enqueue_job(job)
         moved += 1
     return moved
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value

@@ -14,6 +14,7 @@ from rq.utils import utcformat
 
 from rqstack import constants
 from rqstack.errors import RqstackError
+from rqstack.redis_values import as_text
 from rqstack.sched import scripts
 from rqstack.sched.delayed import LeaseLost
 from rqstack.sched.firing import FirePlan, build_job, fire_job_id, next_after, plan_fires, template_fields
@@ -76,7 +77,7 @@ class Firer:
             due, version = pipe.execute()
         if not due:
             return FireCounts()
-        names = [_text(member) for member, _ in due]
+        names = [as_text(member) for member, _ in due]
         definitions = self._definitions(names, version)
         groups: list[list[Any]] = []
         missed = 0
@@ -125,7 +126,7 @@ class Firer:
         )
         if reply == -1:
             raise LeaseLost()
-        missing = [_text(name) for name in reply[2]]
+        missing = [as_text(name) for name in reply[2]]
         for name in missing:
             # Its job template vanished (Redis lost data): compile and write it again, then retry.
             logger.warning("job template of schedule %s is missing; rewriting it", name)
@@ -227,7 +228,3 @@ def _safe_next(raw: bytes, now: datetime) -> float:
         return next_after(Schedule.from_dict(json.loads(raw)), now).timestamp()
     except (RqstackError, ValueError):
         return now.timestamp() + 60.0
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value

@@ -15,6 +15,7 @@ import redis
 
 from rqstack import constants
 from rqstack.errors import AlreadyExists, BadInput, NotFound
+from rqstack.redis_values import as_text
 from rqstack.sched import scripts
 from rqstack.sched.firing import next_after
 from rqstack.sched.model import Schedule
@@ -140,7 +141,7 @@ class ScheduleStore:
 
     def names(self) -> builtins.list[str]:
         """Every schedule name, sorted."""
-        return sorted(_text(n) for n in self.connection.smembers(constants.SCHEDULE_NAMES_KEY))
+        return sorted(as_text(n) for n in self.connection.smembers(constants.SCHEDULE_NAMES_KEY))
 
     def list(self) -> list[Schedule]:
         """Every schedule, sorted by name."""
@@ -235,7 +236,3 @@ def _version_start() -> int:
 
 def _decode(raw: bytes | str) -> Schedule:
     return Schedule.from_dict(json.loads(raw))
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value

@@ -14,6 +14,7 @@ import redis
 
 from rqstack import constants
 from rqstack.errors import RqstackError
+from rqstack.redis_values import as_text
 from rqstack.settings import Settings
 from rqstack.worker.alerts.channels import (
     check_http_url,
@@ -168,7 +169,7 @@ def check_backlog(
     limit = threshold if threshold is not None else settings.backlog_threshold
     if limit is None:
         return []
-    names = sorted(_text(n) for n in connection.smembers(constants.RQ_QUEUES_KEY))
+    names = sorted(as_text(n) for n in connection.smembers(constants.RQ_QUEUES_KEY))
     with connection.pipeline(transaction=False) as pipe:
         for key in names:
             pipe.llen(key)
@@ -240,7 +241,3 @@ def _last_line(text: Any) -> str:
 
 def _json_safe(value: Any) -> Any:
     return json.loads(json.dumps(value, default=str))
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value

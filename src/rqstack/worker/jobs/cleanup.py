@@ -15,6 +15,7 @@ from rq.job import Job
 
 from rqstack import constants
 from rqstack.errors import BadInput
+from rqstack.redis_values import as_text, parse_utc
 from rqstack.serializer import JSONFirstSerializer
 from rqstack.settings import Settings
 from rqstack.worker.jobs.backup import backup_files_any
@@ -119,7 +120,7 @@ def clean_jobs(connection: redis.Redis, cutoff: datetime) -> tuple[int, int]:
     """Delete done jobs that ended before ``cutoff``; drop registry entries whose job is gone."""
     deleted = stale = 0
     for key in _done_registry_keys(connection):
-        ids = [_text(i) for i in _members(connection.zrange(key, 0, -1))]
+        ids = [as_text(i) for i in _members(connection.zrange(key, 0, -1))]
         for start in range(0, len(ids), _BATCH):
             batch = ids[start : start + _BATCH]
             found = Job.fetch_many(batch, connection=connection, serializer=JSONFirstSerializer)
@@ -141,7 +142,7 @@ def trim_run_history(connection: redis.Redis, cutoff: datetime) -> int:
     """Drop schedule run records older than ``cutoff`` (the store keeps lists newest first)."""
     removed = 0
     pattern = constants.SCHEDULE_RUNS_KEY_PREFIX + "*"
-    for key in {_text(k) for k in connection.scan_iter(match=pattern, count=1000)}:
+    for key in {as_text(k) for k in connection.scan_iter(match=pattern, count=1000)}:
         removed += _trim_list(connection, key, cutoff)
     return removed
 
@@ -188,7 +189,7 @@ def _record_before(raw: bytes | str, cutoff: datetime) -> bool:
     except ValueError:
         return False
     for name in ("ended_at", "fire_time", "enqueued_at", "recorded_at"):
-        moment = _parse(record.get(name)) if isinstance(record, dict) else None
+        moment = parse_utc(record.get(name)) if isinstance(record, dict) else None
         if moment is not None:
             return moment < cutoff
     return False
@@ -207,27 +208,11 @@ def _done_registry_keys(connection: redis.Redis) -> list[str]:
     keys: set[str] = set()
     for kind in _DONE_REGISTRIES:
         prefix = f"rq:{kind}:"
-        keys.update(_text(k) for k in connection.scan_iter(match=prefix + "*", count=1000))
+        keys.update(as_text(k) for k in connection.scan_iter(match=prefix + "*", count=1000))
         for queue_key in connection.smembers(constants.RQ_QUEUES_KEY):
-            keys.add(prefix + _text(queue_key).removeprefix(constants.RQ_QUEUE_KEY_PREFIX))
+            keys.add(prefix + as_text(queue_key).removeprefix(constants.RQ_QUEUE_KEY_PREFIX))
     return sorted(keys)
-
-
-def _parse(value: Any) -> datetime | None:
-    if isinstance(value, int | float) and not isinstance(value, bool):
-        return datetime.fromtimestamp(value, UTC)
-    if not isinstance(value, str):
-        return None
-    try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
 
 
 def _members(reply: Any) -> list[bytes | str]:
     return list(reply)
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value

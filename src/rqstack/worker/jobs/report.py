@@ -13,6 +13,7 @@ import redis
 
 from rqstack import constants
 from rqstack.errors import BadInput
+from rqstack.redis_values import as_text, parse_utc
 from rqstack.serializer import JSONFirstSerializer
 from rqstack.settings import Settings
 from rqstack.worker.alerts.channels import DeliveryError
@@ -137,7 +138,7 @@ def _schedule_tallies(connection: redis.Redis, since: datetime, now: datetime) -
     for name in store.names():
         tally = tallies.setdefault(name, Tally())
         for record in store.history(name):
-            fired = _parse(record.get("fire_time"))
+            fired = parse_utc(record.get("fire_time"))
             if fired is None or not since <= fired <= now:
                 continue
             status = record.get("status")
@@ -156,7 +157,7 @@ def _schedule_tallies(connection: redis.Redis, since: datetime, now: datetime) -
 def _job_tallies(connection: redis.Redis, since: datetime, now: datetime) -> dict[str, Tally]:
     tallies: dict[str, Tally] = {}
     for key, failed in _registry_keys(connection):
-        ids = [_text(i) for i in _members(connection.zrevrange(key, 0, REGISTRY_SCAN_LIMIT - 1))]
+        ids = [as_text(i) for i in _members(connection.zrevrange(key, 0, REGISTRY_SCAN_LIMIT - 1))]
         with connection.pipeline(transaction=False) as pipe:
             for job_id in ids:
                 pipe.hmget(
@@ -164,20 +165,20 @@ def _job_tallies(connection: redis.Redis, since: datetime, now: datetime) -> dic
                 )
             rows = pipe.execute()
         for started_raw, ended_raw, meta_raw, description in rows:
-            ended = _parse(ended_raw)
+            ended = parse_utc(ended_raw)
             if ended is None or not since <= ended <= now:
                 continue
             tally = tallies.setdefault(_job_name(meta_raw, description), Tally())
             tally.runs += 1
             tally.failed += failed
-            started = _parse(started_raw)
+            started = parse_utc(started_raw)
             if started is not None:
                 tally.durations.append((ended - started).total_seconds())
     return tallies
 
 
 def _registry_keys(connection: redis.Redis) -> Iterable[tuple[str, bool]]:
-    for queue_key in sorted(_text(k) for k in connection.smembers(constants.RQ_QUEUES_KEY)):
+    for queue_key in sorted(as_text(k) for k in connection.smembers(constants.RQ_QUEUES_KEY)):
         queue = queue_key.removeprefix(constants.RQ_QUEUE_KEY_PREFIX)
         yield f"rq:finished:{queue}", False
         yield f"rq:failed:{queue}", True
@@ -191,7 +192,7 @@ def _job_name(meta_raw: bytes | None, description: bytes | None) -> str:
             meta = None
         if isinstance(meta, dict) and isinstance(meta.get("rqstack_job"), str):
             return str(meta["rqstack_job"])
-    text = _text(description or b"unknown")
+    text = as_text(description or b"unknown")
     return text.split("(", 1)[0] or "unknown"
 
 
@@ -213,21 +214,5 @@ def _worst_first(tallies: dict[str, dict[str, Any]]) -> list[tuple[str, dict[str
     return sorted(tallies.items(), key=lambda item: (-item[1]["failed"] - item[1]["missed"], item[0]))
 
 
-def _parse(value: Any) -> datetime | None:
-    if isinstance(value, bytes):
-        value = value.decode()
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        moment = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    except ValueError:
-        return None
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
-
-
 def _members(reply: Any) -> list[bytes | str]:
     return list(reply)
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
