@@ -6,37 +6,18 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-import redis
-from flask import Blueprint, current_app, flash, redirect, render_template, url_for
+from flask import Blueprint, flash, redirect, render_template, url_for
 from werkzeug.wrappers import Response
 
 from rqstack.constants import NAME_RE
+from rqstack.dashboard.context import connection, schedule_store, settings
 from rqstack.dashboard.views import recent_failures, schedule_row
 from rqstack.errors import NotFound
 from rqstack.sched.control import pause_scheduler, resume_scheduler, scheduler_status
-from rqstack.sched.store import ScheduleStore
-from rqstack.settings import Settings
 from rqstack.status import stack_status
 from rqstack.worker.inspect import cancel_job, job_details
 
 pages = Blueprint("pages", __name__)
-
-
-def connection() -> redis.Redis:
-    """The app's Redis client."""
-    client: redis.Redis = current_app.config["RQSTACK_REDIS"]
-    return client
-
-
-def settings() -> Settings:
-    """The app's settings."""
-    value: Settings = current_app.config["RQSTACK_SETTINGS"]
-    return value
-
-
-def schedule_store() -> ScheduleStore:
-    """The schedule store on the app's Redis."""
-    return ScheduleStore(connection(), default_timezone=settings().timezone)
 
 
 @pages.get("/")

@@ -11,8 +11,8 @@ from werkzeug.wrappers import Response
 
 from rqstack.constants import NAME_RE
 from rqstack.dashboard.charts import duration_chart
+from rqstack.dashboard.context import schedule_store, settings
 from rqstack.dashboard.forms import form_values, schedule_data
-from rqstack.dashboard.pages import schedule_store, settings
 from rqstack.dashboard.views import duration_text, local_time, schedule_row, utc_time
 from rqstack.errors import NotFound, RqstackError
 from rqstack.sched.control import run_now

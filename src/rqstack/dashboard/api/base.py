@@ -6,35 +6,12 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-import redis
-from flask import Blueprint, current_app, request
+from flask import Blueprint, request
 
 from rqstack.dashboard.http_errors import MalformedRequest, UnsupportedMediaType
 from rqstack.errors import BadInput
-from rqstack.sched.store import ScheduleStore
-from rqstack.settings import Settings
 
 api = Blueprint("api", __name__, url_prefix="/api")
-
-#: Longest delay, timeout, interval or retry interval accepted; beyond it datetime arithmetic overflows.
-MAX_DURATION_SECONDS = 10 * 366 * 86400
-
-
-def connection() -> redis.Redis:
-    """The app's Redis client."""
-    client: redis.Redis = current_app.config["RQSTACK_REDIS"]
-    return client
-
-
-def settings() -> Settings:
-    """The app's settings."""
-    value: Settings = current_app.config["RQSTACK_SETTINGS"]
-    return value
-
-
-def store() -> ScheduleStore:
-    """The schedule store on the app's Redis."""
-    return ScheduleStore(connection(), default_timezone=settings().timezone)
 
 
 def json_body() -> Any:

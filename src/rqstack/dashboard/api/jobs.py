@@ -9,7 +9,8 @@ from flask import Response, jsonify, url_for
 from rq.job import Job
 
 from rqstack.constants import NAME_RE
-from rqstack.dashboard.api.base import MAX_DURATION_SECONDS, api, connection, json_body, parse_time
+from rqstack.dashboard.api.base import api, json_body, parse_time
+from rqstack.dashboard.context import connection
 from rqstack.dashboard.http_errors import Conflict, MalformedRequest
 from rqstack.durations import parse_duration
 from rqstack.errors import AlreadyExists, BadInput, NotFound, RqstackError
@@ -123,7 +124,7 @@ def enqueue_request(data: Mapping[str, Any]) -> EnqueueRequest:
         delay=_duration(data, "in", allow_zero=True),
         timeout=_duration(data, "timeout"),
         retry=_optional_int(data, "retry"),
-        retry_intervals=_intervals(data.get("retry_interval")),
+        retry_intervals=data.get("retry_interval"),
         job_id=_optional_text(data, "id"),
         unique=_optional_bool(data, "unique"),
         unique_key=_optional_text(data, "unique_key"),
@@ -191,30 +192,4 @@ def _optional_bool(data: Mapping[str, Any], key: str) -> bool:
 
 def _duration(data: Mapping[str, Any], key: str, *, allow_zero: bool = False) -> float | None:
     value = data.get(key)
-    if value is None:
-        return None
-    if isinstance(value, bool) or not isinstance(value, str | int | float):
-        raise BadInput(f"{key} must be a duration like '10m' or seconds, got {value!r}", field=key)
-    seconds = parse_duration(value, field=key, allow_zero=allow_zero)
-    if not seconds <= MAX_DURATION_SECONDS:
-        raise BadInput(f"{key} must be at most 10 years, got {value!r}; nothing was queued", field=key)
-    return seconds
-
-
-def _intervals(value: Any) -> list[float] | None:
-    if value is None:
-        return None
-    items = value.split(",") if isinstance(value, str) else value
-    if not isinstance(items, list) or not items:
-        raise BadInput(
-            "retry_interval must be durations like '30s,2m' or a list of them", field="retry_interval"
-        )
-    out = []
-    for item in items:
-        if isinstance(item, bool) or not isinstance(item, str | int | float):
-            raise BadInput(f"retry_interval item {item!r} is not a duration", field="retry_interval")
-        seconds = parse_duration(item, field="retry_interval", allow_zero=True)
-        if not seconds <= MAX_DURATION_SECONDS:
-            raise BadInput(f"retry_interval item {item!r} is over 10 years", field="retry_interval")
-        out.append(seconds)
-    return out
+    return None if value is None else parse_duration(value, field=key, allow_zero=allow_zero)

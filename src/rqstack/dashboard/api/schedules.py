@@ -7,8 +7,8 @@ from typing import Any
 from flask import Response, jsonify, url_for
 
 from rqstack.constants import NAME_RE, RUN_HISTORY_LIMIT
-from rqstack.dashboard.api.base import MAX_DURATION_SECONDS, api, int_arg, json_object, store
-from rqstack.durations import parse_duration
+from rqstack.dashboard.api.base import api, int_arg, json_object
+from rqstack.dashboard.context import schedule_store
 from rqstack.errors import BadInput, NotFound
 from rqstack.sched.control import run_now
 from rqstack.sched.cron import describe_cron
@@ -18,7 +18,6 @@ from rqstack.sched.store import StoredSchedule
 #: Set by the store, never by a client.
 READ_ONLY_FIELDS = frozenset({"created_at", "updated_at"})
 #: Fields holding a duration (``"10m"`` or seconds); checked for shape before the model reads them.
-DURATION_FIELDS = frozenset({"every", "timeout", "misfire_grace", "retry_interval"})
 
 
 def schedule_json(stored: StoredSchedule) -> dict[str, Any]:
@@ -32,13 +31,13 @@ def schedule_json(stored: StoredSchedule) -> dict[str, Any]:
 @api.get("/schedules")
 def list_schedules() -> Response:
     """Every schedule, sorted by name."""
-    return jsonify({"schedules": [schedule_json(s) for s in store().list_stored()]})
+    return jsonify({"schedules": [schedule_json(s) for s in schedule_store().list_stored()]})
 
 
 @api.post("/schedules")
 def create_schedule() -> tuple[Response, int]:
     """Create a schedule (owner ``api``); 409 when the name is taken."""
-    schedules = store()
+    schedules = schedule_store()
     saved = schedules.create(_schedule_from(json_object(), None))
     response = jsonify(schedule_json(schedules.get_stored(saved.name)))
     response.headers["Location"] = url_for("api.show_schedule", name=saved.name)
@@ -48,13 +47,13 @@ def create_schedule() -> tuple[Response, int]:
 @api.get("/schedules/<name>")
 def show_schedule(name: str) -> Response:
     """One schedule."""
-    return jsonify(schedule_json(store().get_stored(_known(name))))
+    return jsonify(schedule_json(schedule_store().get_stored(_known(name))))
 
 
 @api.put("/schedules/<name>")
 def replace_schedule(name: str) -> tuple[Response, int]:
     """Create or replace a schedule as a whole (idempotent); 201 when it was created."""
-    schedules = store()
+    schedules = schedule_store()
     saved, created = schedules.upsert(_schedule_from(json_object(), _known(name)))
     return jsonify(schedule_json(schedules.get_stored(saved.name))), 201 if created else 200
 
@@ -64,7 +63,7 @@ def patch_schedule(name: str) -> Response:
     """Change some fields; the result is validated as a whole before it is saved."""
     changes = json_object()
     _refuse_read_only(changes)
-    schedules = store()
+    schedules = schedule_store()
     saved = schedules.update(_known(name), changes)
     return jsonify(schedule_json(schedules.get_stored(saved.name)))
 
@@ -72,14 +71,14 @@ def patch_schedule(name: str) -> Response:
 @api.delete("/schedules/<name>")
 def delete_schedule(name: str) -> tuple[str, int]:
     """Remove a schedule and its history."""
-    store().delete(_known(name))
+    schedule_store().delete(_known(name))
     return "", 204
 
 
 @api.post("/schedules/<name>/run")
 def run_schedule(name: str) -> tuple[Response, int]:
     """Enqueue one run now, outside the timetable; it shows up in the history."""
-    result = run_now(store(), _known(name))
+    result = run_now(schedule_store(), _known(name))
     body = {"id": result.job_id, "queue": result.queue, "status": result.status}
     return jsonify(body), 202
 
@@ -87,7 +86,7 @@ def run_schedule(name: str) -> tuple[Response, int]:
 @api.get("/schedules/<name>/runs")
 def schedule_runs(name: str) -> Response:
     """Run history, newest first (``?limit=``, at most 200)."""
-    schedules = store()
+    schedules = schedule_store()
     schedules.get(_known(name))
     limit = int_arg("limit", 50, 1, RUN_HISTORY_LIMIT)
     return jsonify({"name": name, "runs": schedules.history(name, limit)})
@@ -101,27 +100,13 @@ def _schedule_from(data: dict[str, Any], path_name: str | None) -> Schedule:
             field="name",
         )
     data.setdefault("owner", "api")
-    return Schedule.from_dict(data, default_timezone=store().default_timezone)
+    return Schedule.from_dict(data, default_timezone=schedule_store().default_timezone)
 
 
 def _refuse_read_only(data: dict[str, Any]) -> None:
     given = sorted(READ_ONLY_FIELDS & set(data))
     if given:
         raise BadInput(f"field(s) {', '.join(given)} are set by rqstack; leave them out", field=given[0])
-    for key in DURATION_FIELDS & set(data):
-        value = data[key]
-        items = value if key == "retry_interval" and isinstance(value, list) else [value]
-        for item in items:
-            if item is None:
-                continue
-            if isinstance(item, bool) or not isinstance(item, str | int | float):
-                raise BadInput(
-                    f"{key} must be a duration like '10m' or a number of seconds, got {item!r}; "
-                    "the schedule was not saved",
-                    field=key,
-                )
-            if parse_duration(item, field=key, allow_zero=True) > MAX_DURATION_SECONDS:
-                raise BadInput(f"{key} must be at most 10 years; the schedule was not saved", field=key)
 
 
 def _known(name: str) -> str:

@@ -7,7 +7,8 @@ from datetime import UTC, datetime
 import redis
 from flask import Response, jsonify, request
 
-from rqstack.dashboard.api.base import api, connection, int_arg, parse_time, settings
+from rqstack.dashboard.api.base import api, int_arg, parse_time
+from rqstack.dashboard.context import connection, settings
 from rqstack.dashboard.openapi import openapi_document
 from rqstack.errors import BadInput, RqstackError
 from rqstack.sched.control import pause_scheduler, resume_scheduler, scheduler_status
