@@ -128,3 +128,7 @@ DEFAULT_BACKLOG_ALERT_COOLDOWN_SECONDS = 15 * 60
 #: List of the latest alert deliveries (newest first), bounded by ALERT_LOG_LIMIT.
 ALERT_LOG_KEY = KEY_PREFIX + "alerts:log"
 ALERT_LOG_LIMIT = 200
+
+#: A fire this late or less is on time whatever its misfire grace: a grace of 0 means "no catch-up",
+#: not "never", since a tick always wakes a little after the due instant.
+MISFIRE_TOLERANCE_SECONDS = 1.0

@@ -62,6 +62,7 @@ def test_enqueue_in_goes_to_the_scheduled_registry_with_its_exact_time(connectio
         (["enqueue", "demo.echo", "--in", "1m", "--at", "2030-01-01T00:00:00Z"], "not both"),
         (["enqueue", "demo.echo", "--queue", "bad queue"], "queue 'bad queue' is not allowed"),
         (["enqueue", "demo.echo", "--queue", "x" * 129], "is not allowed"),
+        (["enqueue", "demo.echo", "--queue", ""], "queue '' is not allowed"),
         (["enqueue", "demo.echo", "--id", "../etc"], "id '../etc' is not allowed"),
         (["enqueue", "demo.echo", "--id", "a:b"], "is not allowed"),
         (["enqueue", "demo.echo", "--retry", "-1"], "retry"),

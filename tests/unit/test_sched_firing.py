@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from rqstack.constants import MISFIRE_TOLERANCE_SECONDS
 from rqstack.sched.firing import fire_job_id, next_after, plan_fires, upcoming
 from rqstack.sched.model import Schedule
 
@@ -95,6 +96,15 @@ def test_plan_invariants(every: int, due_offset: int, late: int, grace: int, pol
         assert len(plan.fires) + plan.missed == in_window
     if policy == "once":
         assert len(plan.fires) >= 1
-    on_time = [f for f in plan.fires if (now - f).total_seconds() <= grace]
+    on_time = [f for f in plan.fires if (now - f).total_seconds() <= max(grace, MISFIRE_TOLERANCE_SECONDS)]
     if policy == "skip":
         assert on_time == list(plan.fires)
+
+
+@pytest.mark.parametrize("policy", ["skip", "once"])
+def test_zero_grace_still_fires_a_tick_that_wakes_a_moment_late(policy: str) -> None:
+    schedule = every_minute(misfire=policy, misfire_grace=0)
+    plan = plan_fires(schedule, T0, T0 + timedelta(milliseconds=2))
+    assert (plan.fires, plan.missed) == ((T0,), 0)
+    late = plan_fires(schedule, T0, T0 + timedelta(seconds=5))
+    assert late.missed == (1 if policy == "skip" else 0)

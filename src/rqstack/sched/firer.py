@@ -17,7 +17,15 @@ from rqstack.errors import RqstackError
 from rqstack.redis_values import as_text
 from rqstack.sched import scripts
 from rqstack.sched.delayed import LeaseLost
-from rqstack.sched.firing import FirePlan, build_job, fire_job_id, next_after, plan_fires, template_fields
+from rqstack.sched.firing import (
+    FirePlan,
+    build_job,
+    fire_job_id,
+    grace_of,
+    next_after,
+    plan_fires,
+    template_fields,
+)
 from rqstack.sched.model import Schedule
 from rqstack.sched.store import runs_key, schedule_key
 
@@ -212,7 +220,7 @@ def _plan(
     schedule: Schedule, due: datetime, now: datetime, next_cache: dict[tuple[Any, ...], datetime]
 ) -> FirePlan:
     """``plan_fires``, with the common on-time case computed once per (timing, due) in a tick."""
-    if due <= now and now - due <= timedelta(seconds=schedule.misfire_grace):
+    if due <= now and now - due <= timedelta(seconds=grace_of(schedule)):
         key = (*schedule.timing, due)
         following = next_cache.get(key)
         if following is None:

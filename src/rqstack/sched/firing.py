@@ -61,7 +61,7 @@ def plan_fires(schedule: Schedule, due: datetime, now: datetime) -> FirePlan:
         return FirePlan((), 0, due)
     limit = constants.MISFIRE_ALL_LIMIT
     next_due = next_after(schedule, now)
-    late_end = now - timedelta(seconds=schedule.misfire_grace)
+    late_end = now - timedelta(seconds=grace_of(schedule))
     if schedule.misfire == "all":
         fires = [due, *fires_in(schedule, due, now, limit - 1)]
         return FirePlan(tuple(fires), 0, next_due)
@@ -74,6 +74,11 @@ def plan_fires(schedule: Schedule, due: datetime, now: datetime) -> FirePlan:
         return FirePlan(tuple(on_time), len(late), next_due)
     # Policy "once": a whole outage's worth of missed fires becomes one run, named by the latest.
     return FirePlan((late[-1],), len(late) - 1, next_due)
+
+
+def grace_of(schedule: Schedule) -> float:
+    """How late a fire may be and still count as on time."""
+    return max(schedule.misfire_grace, constants.MISFIRE_TOLERANCE_SECONDS)
 
 
 def fire_job_id(name: str, fire: datetime) -> str:

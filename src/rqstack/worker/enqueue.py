@@ -96,7 +96,8 @@ def prepare(request: EnqueueRequest, *, now: datetime | None = None) -> Prepared
     """Check the request against the job registry and the naming rules; BadInput when anything is off."""
     definition = get_job(request.job)
     args, kwargs = definition.validate(request.args, request.kwargs)
-    queue = request.queue or definition.queue
+    # An empty queue name is refused like any other bad name, not read as "the default".
+    queue = request.queue if request.queue is not None else definition.queue
     check_name(queue, "queue")
     if request.job_id is not None:
         check_name(request.job_id, "id")
