@@ -191,7 +191,7 @@ def server(own_redis: RedisServer) -> RedisServer:
 
 
 FUZZ = settings(
-    max_examples=300,
+    max_examples=200,
     deadline=None,
     derandomize=True,
     database=None,

@@ -146,7 +146,9 @@ def test_double_sigterm_requeues_at_once_and_the_job_runs_again(chaos: Chaos) ->
     worker.send_signal(signal.SIGTERM)
     stopped = time.monotonic()
     assert worker.wait(timeout=10) == 0
-    assert time.monotonic() - stopped < 5, "the second SIGTERM did not stop the worker at once"
+    exited = time.monotonic() - stopped
+    report("double SIGTERM", exit_after_second_signal_s=round(exited, 2))
+    assert exited < 5, "the second SIGTERM did not stop the worker at once"
     assert job_status(client, job) == "queued"
     assert client.lrange(constants.RQ_QUEUE_KEY_PREFIX + "default", 0, -1) == [job.encode()]
     assert client.zcard(constants.RQ_STARTED_REGISTRY_PREFIX + "default") == 0
@@ -164,7 +166,9 @@ def test_sigterm_with_a_long_job_requeues_it_within_the_grace(chaos: Chaos, mode
     worker = sigterm_worker(chaos.fleet, "--shutdown-grace", "1s", *flags)
     wait_for(lambda: running(client, job), 20, "the long job to run")
     worker.send_signal(signal.SIGTERM)
+    signalled = time.monotonic()
     assert worker.wait(timeout=15) == 0
+    report(f"SIGTERM, long job ({mode}, grace 1 s)", exit_after_s=round(time.monotonic() - signalled, 2))
     assert job_status(client, job) == "queued"
     assert client.zcard(constants.RQ_STARTED_REGISTRY_PREFIX + "default") == 0
     assert client.zcard(constants.RQ_FAILED_REGISTRY_PREFIX + "default") == 0
