@@ -11,6 +11,7 @@ from rqstack.serializer import JSONFirstSerializer
 from rqstack.worker.enqueue import EnqueueRequest, enqueue
 from rqstack.worker.jobs.registry import load_jobs
 from rqstack.worker.reaper import reap_abandoned, reap_if_due
+from servers import RedisServer
 
 
 def started_by_dead_worker(connection: redis.Redis, retry: int, job_id: str, beat_age: float = 30) -> None:
@@ -59,3 +60,25 @@ def test_only_one_reaper_runs_per_interval(connection: redis.Redis) -> None:
     assert len(reap_if_due(connection, "worker-a", 60)) == 1
     started_by_dead_worker(connection, retry=0, job_id="twice")
     assert reap_if_due(connection, "worker-b", 60) == []
+
+
+def test_nothing_is_reaped_right_after_redis_restarts(own_redis: RedisServer) -> None:
+    """Nobody could heartbeat while Redis was down: stale entries prove nothing until the TTL passed."""
+    connection = own_redis.client()
+    started_by_dead_worker(connection, retry=0, job_id="survivor")
+    own_redis.stop()
+    own_redis.start()  # AOF brings the entry back; the server's uptime starts again at 0
+    assert reap_abandoned(connection, restart_grace=20) == []
+    assert status(connection, "survivor") == JobStatus.STARTED
+    [reaped] = reap_abandoned(connection, restart_grace=0)
+    assert reaped.job_id == "survivor"
+
+
+def test_a_heartbeat_after_an_outage_rewrites_what_expired(connection: redis.Redis) -> None:
+    from rqstack.worker.bookkeeping import ExecRef
+    from rqstack.worker.registration import heartbeat
+
+    ref = ExecRef("default", "job1", "exec1")
+    assert heartbeat(connection, "w1", 20, [ref]) is False  # the worker key had expired
+    record = connection.hgetall("rq:execution:job1:exec1")
+    assert record[b"worker_name"] == b"w1" and record[b"job_id"] == b"job1"

@@ -101,11 +101,8 @@ class FastWorker(StopControl):
     def work(self, burst: bool = False) -> bool:
         """Run jobs until SIGTERM (or, with ``burst``, until the queues are empty); True if any ran."""
         previous = self._install_signals()
-        mode = "isolated" if self._horse else "in-process"
-        registration.register_birth(
-            self.connection, self.name, self.queue_names, self.options.heartbeat_ttl, mode
-        )
-        logger.info("worker %s (%s) listening on %s", self.name, mode, ", ".join(self.queue_names))
+        self._register()
+        logger.info("worker %s (%s) listening on %s", self.name, self._mode, ", ".join(self.queue_names))
         beat = threading.Thread(target=self._heartbeat_loop, name="rqstack-heartbeat", daemon=True)
         pubsub = self.connection.pubsub(ignore_subscribe_messages=True)
         pubsub.subscribe(**{RQ_PUBSUB_CHANNEL_PREFIX + self.name: self._on_command})
@@ -125,6 +122,15 @@ class FastWorker(StopControl):
             for signum, handler in previous.items():
                 signal.signal(signum, handler)
         return self.processed > 0
+
+    @property
+    def _mode(self) -> str:
+        return "isolated" if self._horse else "in-process"
+
+    def _register(self) -> None:
+        registration.register_birth(
+            self.connection, self.name, self.queue_names, self.options.heartbeat_ttl, self._mode
+        )
 
     def _shutdown(self) -> None:
         self._flush()
@@ -354,7 +360,13 @@ class FastWorker(StopControl):
                 self.heartbeat()
                 if now >= next_reap:
                     next_reap = now + self.options.reaper_interval
-                    reap_if_due(self.connection, self.name, self.options.reaper_interval, self.settings)
+                    reap_if_due(
+                        self.connection,
+                        self.name,
+                        self.options.reaper_interval,
+                        self.settings,
+                        restart_grace=self.options.heartbeat_ttl,
+                    )
             except redis.RedisError as exc:
                 logger.warning(
                     "worker %s heartbeat failed (%s); retrying in %ss", self.name, exc, self.options.heartbeat
@@ -366,7 +378,9 @@ class FastWorker(StopControl):
         current = self._current
         if current is not None:
             claimed.append(current.ref)
-        registration.heartbeat(self.connection, self.name, self.options.heartbeat_ttl, claimed)
+        if not registration.heartbeat(self.connection, self.name, self.options.heartbeat_ttl, claimed):
+            logger.warning("worker %s key expired while Redis was away; registering again", self.name)
+            self._register()
 
 
 def _outcome_of(exc: BaseException, job: Job) -> Outcome:

@@ -47,18 +47,33 @@ class ReapedJob:
 
 
 def reap_if_due(
-    connection: redis.Redis, owner: str, interval: float, settings: Settings | None = None
+    connection: redis.Redis,
+    owner: str,
+    interval: float,
+    settings: Settings | None = None,
+    *,
+    restart_grace: float = 0.0,
 ) -> list[ReapedJob]:
     """Reap unless another process did within ``interval`` seconds (a self-expiring Redis lock)."""
     if not connection.set(REAPER_LOCK_KEY, owner, nx=True, px=max(1, int(interval * 1000))):
         return []
-    return reap_abandoned(connection, settings=settings)
+    return reap_abandoned(connection, settings=settings, restart_grace=restart_grace)
 
 
 def reap_abandoned(
-    connection: redis.Redis, *, now: float | None = None, settings: Settings | None = None
+    connection: redis.Redis,
+    *,
+    now: float | None = None,
+    settings: Settings | None = None,
+    restart_grace: float = 0.0,
 ) -> list[ReapedJob]:
-    """Retry or fail every started job whose worker stopped heartbeating; what was done, per job."""
+    """Retry or fail every started job whose worker stopped heartbeating; what was done, per job.
+
+    Nothing is reaped until Redis has been up ``restart_grace`` seconds (workers pass their heartbeat
+    TTL): no worker could heartbeat while it was down, so a missed beat then proves nothing.
+    """
+    if restart_grace > 0 and int(connection.info("server")["uptime_in_seconds"]) < restart_grace:
+        return []
     now_ts = time.time() if now is None else now
     members: set[bytes] = connection.smembers(RQ_QUEUES_KEY)  # type: ignore[assignment]
     queues = sorted(m.decode().removeprefix(RQ_QUEUE_KEY_PREFIX) for m in members)

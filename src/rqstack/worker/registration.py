@@ -66,17 +66,31 @@ def register_death(connection: redis.Redis, name: str, queues: Sequence[str]) ->
         pipe.execute()
 
 
-def heartbeat(connection: redis.Redis, name: str, ttl: float, executions: Sequence[ExecRef]) -> None:
-    """Extend the worker key and each claimed job's started entry and execution record by ``ttl``."""
+def heartbeat(connection: redis.Redis, name: str, ttl: float, executions: Sequence[ExecRef]) -> bool:
+    """Extend the worker key and each claimed job's started entry and execution record by ``ttl``.
+
+    Returns False when the worker key had expired (a Redis outage longer than ``ttl``), so the caller
+    registers again; execution records are rewritten whole, since they may have expired too.
+    """
     key = RQ_WORKER_KEY_PREFIX + name
     now = time.time()
     with connection.pipeline(transaction=False) as pipe:
+        pipe.expire(key, int(ttl))
         pipe.hset(key, "last_heartbeat", rq_time(datetime.now(UTC)))
         pipe.expire(key, int(ttl))
         pipe.expire(key + ":executions", int(ttl) + 60)
         for ref in executions:
             # XX: an entry the reaper already took must not come back.
             pipe.zadd(RQ_STARTED_REGISTRY_PREFIX + ref.queue, {ref.composite: now + ttl}, xx=True)
-            pipe.hset(RQ_EXECUTION_KEY_PREFIX + ref.composite, "last_heartbeat", now)
+            pipe.hset(
+                RQ_EXECUTION_KEY_PREFIX + ref.composite,
+                mapping={
+                    "id": ref.execution_id,
+                    "job_id": ref.job_id,
+                    "worker_name": name,
+                    "last_heartbeat": now,
+                },
+            )
             pipe.expire(RQ_EXECUTION_KEY_PREFIX + ref.composite, int(ttl))
-        pipe.execute()
+        existed = pipe.execute()[0]
+    return bool(existed)
