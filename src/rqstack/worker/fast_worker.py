@@ -22,12 +22,13 @@ import signal
 import threading
 import time
 from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 from uuid import uuid4
 
 import redis
+from redis.client import Pipeline
 from rq.job import Job
 from rq.timeouts import JobTimeoutException
 
@@ -298,25 +299,26 @@ class FastWorker(StopControl):
                 self._pending.append((claimed, outcome.result_b64))
             return
         now = datetime.now(UTC)
-        with self.connection.pipeline() as pipe:
+
+        def write(pipe: Pipeline) -> str | None:
             if outcome.kind == "requeue":
                 settle_requeue(pipe, job, ref, self.name)
-                event = None
-            elif outcome.kind == "canceled" or job.id in self._cancel:
+                return None
+            if outcome.kind == "canceled" or job.id in self._cancel:
                 settle_canceled(pipe, job, ref, self.name, started=claimed.started, now=now)
-                event = "canceled"
-            else:
-                event = settle_failure(
-                    pipe,
-                    job,
-                    ref,
-                    self.name,
-                    outcome.exc_string,
-                    started=claimed.started,
-                    now=now,
-                    retryable=outcome.retryable,
-                )
-            pipe.execute()
+                return "canceled"
+            return settle_failure(
+                pipe,
+                job,
+                ref,
+                self.name,
+                outcome.exc_string,
+                started=claimed.started,
+                now=now,
+                retryable=outcome.retryable,
+            )
+
+        event = self._record(job.id, write)
         self._cancel.discard(job.id)
         if event is None:
             logger.info("job %s put back at the front of queue %s (worker stopping)", job.id, ref.queue)
@@ -324,6 +326,28 @@ class FastWorker(StopControl):
         logger.info("job %s %s after %.3fs", job.id, event, elapsed)
         left = (job.retries_left or 1) - 1 if event == "retrying" else None
         self._emit(event, claimed, now, outcome.exc_string or None, left)
+
+    def _record(self, job_id: str, write: Callable[[Pipeline], str | None]) -> str | None:
+        """Run ``write`` in one transaction, retrying while Redis is away so the outcome is not lost."""
+        delay = 0.5
+        while True:
+            try:
+                with self.connection.pipeline() as pipe:
+                    event = write(pipe)
+                    pipe.execute()
+                return event
+            except (redis.ConnectionError, redis.TimeoutError) as exc:
+                if self._force:
+                    raise
+                logger.warning(
+                    "worker %s could not record the outcome of job %s (%s); retrying in %ss",
+                    self.name,
+                    job_id,
+                    exc,
+                    delay,
+                )
+                time.sleep(delay)
+                delay = min(5.0, delay * 2)
 
     def _after_success(self, done: list[Claimed], now: datetime, with_dependents: set[str]) -> bool:
         for claimed in done:
