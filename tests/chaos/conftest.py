@@ -110,10 +110,6 @@ class Fleet:
             out.append(f"--- {path.name}\n" + "\n".join(text))
         return "\n".join(out)
 
-    def logs_containing(self, needle: str) -> list[str]:
-        """Names of the logs that contain ``needle``."""
-        return [p.name for p in sorted(self.logs.glob("*.log")) if needle in p.read_text(errors="replace")]
-
     def stop_all(self) -> None:
         """SIGKILL whatever still runs (horses die with their worker through PDEATHSIG)."""
         for process in self.processes:

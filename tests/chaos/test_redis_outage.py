@@ -45,14 +45,19 @@ BURST_OFFSETS = (2, 4, 6)
 pytestmark = pytest.mark.timeout(LONG_OUTAGE_SECONDS + 150)
 
 
-def create_schedules(client: redis.Redis, down_at: int) -> None:
-    """Per policy: `tick-P` every second, and `burst-P` firing only at BURST_OFFSETS into the outage."""
+def create_schedules(client: redis.Redis, kind: str, down_at: int = 0) -> None:
+    """Per policy: `tick-P` every second, or `burst-P` firing only at BURST_OFFSETS into the outage."""
     store = ScheduleStore(client)
     seconds = ",".join(str((down_at + offset) % 60) for offset in BURST_OFFSETS)
+    # Pinned to this minute of this day, so an outage of minutes does not see the burst come round again.
+    at = datetime.fromtimestamp(down_at, UTC)
+    when = f"{seconds} {at.minute} {at.hour} {at.day} {at.month} *"
     for policy in POLICIES:
         common = {"job": "chaos.mark", "misfire": policy, "misfire_grace": GRACE_SECONDS}
-        store.create(Schedule(name=f"tick-{policy}", every=1.0, **common))  # type: ignore[arg-type]
-        store.create(Schedule(name=f"burst-{policy}", cron=f"{seconds} * * * * *", **common))  # type: ignore[arg-type]
+        if kind == "tick":
+            store.create(Schedule(name=f"tick-{policy}", every=1.0, **common))  # type: ignore[arg-type]
+        else:
+            store.create(Schedule(name=f"burst-{policy}", cron=when, **common))  # type: ignore[arg-type]
 
 
 def executed(client: redis.Redis, name: str) -> list[int]:
@@ -81,18 +86,22 @@ def last_tick_after(client: redis.Redis, moment: float) -> bool:
 def test_every_process_reconnects_and_misfire_policies_apply(chaos: Chaos, outage: float) -> None:
     client = chaos.client()
     fleet = chaos.fleet
-    # Redis goes down at a whole second a few seconds from now, so the burst fires are known in advance.
-    down_at = int(time.time()) + 8
-    create_schedules(client, down_at)
+    create_schedules(client, "tick")
     for _ in range(2):
         fleet.start("worker")
         fleet.start("scheduler")
     base = start_dashboard(fleet)
     wait_for(lambda: len(executed(client, "tick-all")) >= 2, 20, "the schedules to fire")
+    # Redis goes down at a whole second just ahead, so the burst fires are known in advance.
+    down_at = int(time.time()) + 3
+    if down_at % 60 > 59 - max(BURST_OFFSETS):
+        down_at += 60 - down_at % 60  # keep the burst fires inside one minute
+    create_schedules(client, "burst", down_at)
     # Runs from now until 6 s after Redis is back.
     long_job = mark(client, down_at - time.time() + outage + 6.0, job_id="across-the-outage")
-    wait_for(lambda: started_runs(client)[long_job] == 1, 20, "the long job to start")
-    time.sleep(max(0.0, down_at - time.time()))
+    wait_for(lambda: started_runs(client)[long_job] == 1, 2, "the long job to start")
+    assert time.time() < down_at, "setup overran the planned outage start"
+    time.sleep(down_at - time.time())
     chaos.server.stop()
     down = time.time()
     assert http("GET", base + "/api/health").status == 503

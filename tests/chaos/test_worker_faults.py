@@ -13,7 +13,6 @@ import redis
 from chaos.conftest import (
     STUCK_BOUND_SECONDS,
     Chaos,
-    Fleet,
     finished_runs,
     job_status,
     last_error,
@@ -131,15 +130,10 @@ def test_sigkilled_workers_and_horses_jobs_are_retried_or_failed(chaos: Chaos, b
     assert time.monotonic() - killed < STUCK_BOUND_SECONDS
 
 
-def sigterm_worker(fleet: Fleet, *flags: str) -> subprocess.Popen[bytes]:
-    """A worker started with ``flags``."""
-    return fleet.start("worker", *flags)
-
-
 def test_double_sigterm_requeues_at_once_and_the_job_runs_again(chaos: Chaos) -> None:
     client = chaos.client()
     job = mark(client, 3.0, job_id="double-term")
-    worker = sigterm_worker(chaos.fleet, "--shutdown-grace", "60s")
+    worker = chaos.fleet.start("worker", "--shutdown-grace", "60s")
     wait_for(lambda: running(client, job), 20, "the job to run")
     worker.send_signal(signal.SIGTERM)
     time.sleep(0.3)
@@ -152,7 +146,7 @@ def test_double_sigterm_requeues_at_once_and_the_job_runs_again(chaos: Chaos) ->
     assert job_status(client, job) == "queued"
     assert client.lrange(constants.RQ_QUEUE_KEY_PREFIX + "default", 0, -1) == [job.encode()]
     assert client.zcard(constants.RQ_STARTED_REGISTRY_PREFIX + "default") == 0
-    sigterm_worker(chaos.fleet)
+    chaos.fleet.start("worker")
     wait_for(lambda: job_status(client, job) == "finished", 20, "the requeued job to finish")
     assert started_runs(client) == {job: 2}
     assert finished_runs(client) == {job: 1}
@@ -163,7 +157,7 @@ def test_sigterm_with_a_long_job_requeues_it_within_the_grace(chaos: Chaos, mode
     client = chaos.client()
     job = mark(client, 600.0, job_id=f"long-{mode}")
     flags = ["--isolated"] if mode == "isolated" else []
-    worker = sigterm_worker(chaos.fleet, "--shutdown-grace", "1s", *flags)
+    worker = chaos.fleet.start("worker", "--shutdown-grace", "1s", *flags)
     wait_for(lambda: running(client, job), 20, "the long job to run")
     worker.send_signal(signal.SIGTERM)
     signalled = time.monotonic()
@@ -173,6 +167,6 @@ def test_sigterm_with_a_long_job_requeues_it_within_the_grace(chaos: Chaos, mode
     assert client.zcard(constants.RQ_STARTED_REGISTRY_PREFIX + "default") == 0
     assert client.zcard(constants.RQ_FAILED_REGISTRY_PREFIX + "default") == 0
     # Another worker takes it up again: requeued work is not lost.
-    sigterm_worker(chaos.fleet, *flags)
+    chaos.fleet.start("worker", *flags)
     wait_for(lambda: running(client, job, times=2), 20, "the requeued job to run again")
     assert finished_runs(client) == {}
