@@ -47,6 +47,8 @@ class Measurement:
     note: str = ""
     #: The row this one's ratio is taken against (default: the case's first stock row).
     baseline: str | None = None
+    #: The peer (impl prefix) a target names for this row; default: the best peer of the case.
+    versus: str | None = None
 
     @property
     def values(self) -> list[float]:
@@ -86,6 +88,7 @@ class Measurement:
             "status": self.status,
             "note": self.note,
             "baseline": self.baseline,
+            "versus": self.versus,
             "min": self.minimum,
             "median": self.median,
             "values": self.values,
@@ -111,9 +114,10 @@ def measure(
     *,
     note: str = "",
     baseline: str | None = None,
+    versus: str | None = None,
 ) -> Measurement:
     """Run ``fn`` ``repeats`` times, each against its own fresh redis-server."""
-    result = Measurement(case, impl, kind, unit, better, note=note, baseline=baseline)
+    result = Measurement(case, impl, kind, unit, better, note=note, baseline=baseline, versus=versus)
     started = time.monotonic()
     for _ in range(repeats):
         try:

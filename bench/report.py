@@ -36,10 +36,13 @@ def _baseline(rows: Sequence[Measurement], of: Measurement) -> Measurement | Non
     return None
 
 
-def _best_peer(rows: Sequence[Measurement]) -> Measurement | None:
+def _peer(rows: Sequence[Measurement], of: Measurement) -> Measurement | None:
+    """The peer a target names for ``of``, else the best peer of the case."""
     peers = [
         r for r in rows if r.kind == "peer" and r.status == "ok" and r.counts_ok and r.median is not None
     ]
+    if of.versus is not None:
+        return next((r for r in peers if r.impl.startswith(of.versus)), None)
     if not peers:
         return None
     key = (lambda r: r.median) if peers[0].better == "higher" else (lambda r: -r.median)  # type: ignore[operator]
@@ -65,9 +68,9 @@ def table_rows(results: Sequence[Measurement]) -> list[list[str]]:
         cases.setdefault(row.case, []).append(row)
     out = []
     for case, rows in cases.items():
-        peer = _best_peer(rows)
         for row in rows:
             base = _baseline(rows, row)
+            peer = _peer(rows, row)
             vs_base = ratio(row, base) if base is not None and row is not base else None
             vs_peer = ratio(row, peer) if peer is not None and row.kind == "rqstack" else None
             if row.status != "ok":
@@ -90,7 +93,7 @@ def table_rows(results: Sequence[Measurement]) -> list[list[str]]:
     return out
 
 
-HEADER = ["case", "implementation", "median", "min", "unit", "vs stock", "vs best peer", "counts", "detail"]
+HEADER = ["case", "implementation", "median", "min", "unit", "vs stock", "vs peer", "counts", "detail"]
 
 
 def _counts(row: Measurement) -> str:
@@ -164,6 +167,7 @@ def load(path: Path) -> tuple[dict[str, Any], list[Measurement]]:
             status=item["status"],
             note=item["note"],
             baseline=item.get("baseline"),
+            versus=item.get("versus"),
         )
         row.samples = [Sample(s["value"], s["counts_ok"], s["counted"], s["extra"]) for s in item["samples"]]
         rows.append(row)

@@ -42,6 +42,7 @@ def run(config: Config) -> list[Measurement]:
             lambda s: _timed(s, n, _rqstack_single),
             r,
             note="checks params against the registry",
+            versus="huey",
         ),
         measure(
             bulk,

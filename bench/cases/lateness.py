@@ -150,6 +150,7 @@ def run(config: Config) -> list[Measurement]:
                 lambda s, setup=setup, n=samples: _delayed(s, setup, n, config.delayed_spacing),
                 config.repeats,
                 note=setup.note,
+                versus="Celery",
             )
         )
     fires = FIRES if not config.quick else [FIRES[0]]
@@ -163,6 +164,7 @@ def run(config: Config) -> list[Measurement]:
                 "lower",
                 lambda s, fn=fn: fn(s, config.fires),
                 config.repeats,
+                versus="Celery beat",
             )
         )
     return out

@@ -27,6 +27,8 @@ class WorkerSetup:
     commands: Callable[[str], list[list[str]]]
     rqstack_format: bool
     fork: bool = False
+    #: The peer this setup's target is about (impl prefix of the peer row).
+    versus: str | None = None
 
 
 def _rq_simple(url: str) -> list[list[str]]:
@@ -61,10 +63,22 @@ SETUPS = [
     WorkerSetup(
         "stock rq Worker (fork per job), 1 process", "stock", _rq_fork, rqstack_format=False, fork=True
     ),
-    WorkerSetup("rqstack worker (default), 1 process", "rqstack", _rqstack_one, rqstack_format=True),
-    WorkerSetup("rqstack worker (default), 2 processes", "rqstack", _rqstack_two, rqstack_format=True),
     WorkerSetup(
-        "rqstack worker isolated, 2 processes", "rqstack", _rqstack_isolated_two, rqstack_format=True
+        "rqstack worker (default), 1 process", "rqstack", _rqstack_one, rqstack_format=True, versus="huey"
+    ),
+    WorkerSetup(
+        "rqstack worker (default), 2 processes",
+        "rqstack",
+        _rqstack_two,
+        rqstack_format=True,
+        versus="dramatiq",
+    ),
+    WorkerSetup(
+        "rqstack worker isolated, 2 processes",
+        "rqstack",
+        _rqstack_isolated_two,
+        rqstack_format=True,
+        versus="Celery",
     ),
 ]
 
@@ -85,6 +99,7 @@ def run(config: Config) -> list[Measurement]:
                 lambda s, setup=setup, n=n: _throughput(s, setup, n),
                 config.repeats,
                 note=f"{n:,} jobs",
+                versus=setup.versus,
             )
         )
     bare = procs.bare_interpreter_start()
