@@ -15,6 +15,8 @@ from rqstack.worker.jobs.registry import job
 STARTED_KEY = "chaos:started"
 #: Job ids, one entry per run that reached its end.
 RAN_KEY = "chaos:ran"
+#: The message chaos.fail_after raises with.
+FAILURE_TEXT = "chaos.fail_after failed on purpose"
 
 
 @job("chaos.mark", description="Record the job id when it starts and when it ends; sleep in between")
@@ -33,3 +35,13 @@ def mark(seconds: float = 0.0) -> float:
 @job("chaos.noop", description="Do nothing (load tests: the worker's own bookkeeping is all there is)")
 def noop() -> None:
     """Nothing."""
+
+
+@job("chaos.fail_after", description="Record the start, sleep, then raise (a failure at a chosen moment)")
+def fail_after(seconds: float = 0.0) -> None:
+    """RPUSH the job id to chaos:started, sleep ``seconds``, raise RuntimeError."""
+    current = get_current_job()
+    assert current is not None, "chaos.fail_after runs only inside a worker"
+    current.connection.rpush(STARTED_KEY, current.id)
+    time.sleep(seconds)
+    raise RuntimeError(f"{FAILURE_TEXT} after {seconds:.1f}s")

@@ -31,9 +31,11 @@ from chaos.conftest import (
     started_runs,
     wait_for,
 )
+from chaos.jobs import FAILURE_TEXT
 from rqstack import constants
 from rqstack.sched.model import Schedule
 from rqstack.sched.store import ScheduleStore, runs_key
+from rqstack.worker.enqueue import EnqueueRequest, enqueue
 
 LONG_OUTAGE_SECONDS = 180.0 if os.environ.get("RQSTACK_CHAOS_LONG") == "1" else 30.0
 POLICIES = ("skip", "once", "all")
@@ -100,6 +102,10 @@ def test_every_process_reconnects_and_misfire_policies_apply(chaos: Chaos, outag
     # Runs from now until 6 s after Redis is back.
     long_job = mark(client, down_at - time.time() + outage + 6.0, job_id="across-the-outage")
     wait_for(lambda: started_runs(client)[long_job] == 1, 2, "the long job to start")
+    # Fails while Redis is away: its outcome must be recorded once Redis is back, with its own error.
+    fail_in = down_at - time.time() + 3.0
+    failing = enqueue(client, EnqueueRequest("chaos.fail_after", kwargs={"seconds": fail_in})).job_id
+    wait_for(lambda: started_runs(client)[failing] == 1, 2, "the failing job to start")
     assert time.time() < down_at, "setup overran the planned outage start"
     time.sleep(down_at - time.time())
     chaos.server.stop()
@@ -142,6 +148,8 @@ def test_every_process_reconnects_and_misfire_policies_apply(chaos: Chaos, outag
     assert not duplicates(ran), duplicates(ran)
     # The long job ran once, to its end: the outage did not get it reaped and retried.
     assert job_status(client, long_job) == "finished", last_error(client, long_job)
+    assert FAILURE_TEXT in last_error(client, failing), last_error(client, failing)
+    assert started_runs(client)[failing] == 1
     assert started_runs(client)[long_job] == 1
     assert finished_runs(client)[long_job] == 1
     fires = [down_at + offset for offset in BURST_OFFSETS]
