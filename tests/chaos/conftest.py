@@ -216,10 +216,12 @@ def snapshot(client: redis.Redis) -> dict[str, Any]:
 
 
 def mark(client: redis.Redis, seconds: float, *, retry: int = 0, job_id: str | None = None) -> str:
-    """Enqueue ``chaos.mark(seconds)``; its id."""
+    """Enqueue ``chaos.mark(seconds)`` with a timeout well above ``seconds``; its id."""
     from rqstack.worker.enqueue import enqueue
 
-    request = EnqueueRequest("chaos.mark", kwargs={"seconds": seconds}, retry=retry, job_id=job_id)
+    kwargs = {"seconds": seconds}
+    timeout = max(180.0, seconds + 60)
+    request = EnqueueRequest("chaos.mark", kwargs=kwargs, retry=retry, job_id=job_id, timeout=timeout)
     return enqueue(client, request).job_id
 
 
