@@ -11,7 +11,6 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import redis
-from redis.client import Pipeline
 from rq import Queue, Retry
 from rq.job import Job
 
@@ -20,17 +19,19 @@ from rqstack.constants import (
     DEFAULT_JOB_TIMEOUT_SECONDS,
     DEFAULT_RESULT_TTL_SECONDS,
     NAME_RE,
-    RQ_QUEUES_KEY,
-    SCHEDULER_WAKE_CHANNEL,
 )
 from rqstack.durations import parse_duration
 from rqstack.errors import BadInput
 from rqstack.serializer import JSONFirstSerializer
+from rqstack.worker.job_hash import job_entry, write_jobs
+from rqstack.worker.jobs.params import check_arguments
 from rqstack.worker.jobs.registry import JobDefinition, get_job
 from rqstack.worker.retry import RETRY_META_KEY, parse_retry_spec
 from rqstack.worker.unique import UNIQUE_META_KEY, enqueue_unique
 
 MAX_RETRIES = 100
+#: Jobs per Lua call in a bulk write: one round trip each, without blocking Redis for long.
+WRITE_CHUNK = 1000
 #: Meta key naming the registered job, so tools can show ``backup.postgres`` instead of an import path.
 JOB_NAME_META_KEY = "rqstack_job"
 
@@ -71,6 +72,8 @@ class PreparedJob:
     job_id: str | None
     meta: dict[str, Any]
     unique_key: str | None = None
+    #: The compact JSON of ``[args, kwargs]`` made by the argument check; the job data reuses it.
+    encoded_arguments: str | None = field(default=None, repr=False, compare=False)
 
     @property
     def description(self) -> str:
@@ -95,7 +98,9 @@ class EnqueueResult:
 def prepare(request: EnqueueRequest, *, now: datetime | None = None) -> PreparedJob:
     """Check the request against the job registry and the naming rules; BadInput when anything is off."""
     definition = get_job(request.job)
-    args, kwargs = definition.validate(request.args, request.kwargs)
+    args, kwargs, encoded = check_arguments(
+        definition.name, definition.func, request.args, request.kwargs or {}
+    )
     # An empty queue name is refused like any other bad name, not read as "the default".
     queue = request.queue if request.queue is not None else definition.queue
     check_name(queue, "queue")
@@ -135,6 +140,7 @@ def prepare(request: EnqueueRequest, *, now: datetime | None = None) -> Prepared
         job_id=request.job_id,
         meta=meta,
         unique_key=unique_key,
+        encoded_arguments=encoded,
     )
 
 
@@ -160,26 +166,28 @@ def enqueue_prepared(connection: redis.Redis, prepared: PreparedJob) -> EnqueueR
 def enqueue_many_prepared(
     connection: redis.Redis, prepared_jobs: Sequence[PreparedJob]
 ) -> list[EnqueueResult]:
-    """Write checked jobs in one round trip (unique ones each in their own Lua call); results in order."""
+    """Write checked jobs in one Lua call per chunk (unique ones each in their own); results in order."""
     results: list[EnqueueResult] = []
-    # No MULTI: each job's writes end with the push, so a worker never sees a half-written job.
-    queues: dict[str, Queue] = {}
-    with connection.pipeline(transaction=False) as pipe:
-        for prepared in prepared_jobs:
-            queue = queues.get(prepared.queue) or queues.setdefault(
-                prepared.queue, make_queue(prepared.queue, connection)
-            )
-            job = build_job(queue, prepared)
-            if prepared.unique_key is not None:
-                results.append(_enqueue_unique(queue, job, prepared))
-            elif prepared.due is None:
-                write_queued(pipe, queue, job)
-                results.append(EnqueueResult(job.id, prepared.queue, "queued", None))
-            else:
-                schedule_at(queue, job, prepared.due, pipeline=pipe)
-                results.append(EnqueueResult(job.id, prepared.queue, "scheduled", prepared.due))
-        if len(pipe):
-            pipe.execute()
+    entries: list[Any] = []
+    pending = 0
+    now = datetime.now(UTC)
+    for prepared in prepared_jobs:
+        if prepared.unique_key is not None:
+            queue = make_queue(prepared.queue, connection)
+            results.append(_enqueue_unique(queue, build_job(queue, prepared), prepared))
+            continue
+        job_id, entry = job_entry(prepared, now)
+        entries += entry
+        pending += 1
+        if prepared.due is None:
+            results.append(EnqueueResult(job_id, prepared.queue, "queued", None))
+        else:
+            results.append(EnqueueResult(job_id, prepared.queue, "scheduled", prepared.due))
+        if pending == WRITE_CHUNK:
+            write_jobs(connection, entries)
+            entries, pending = [], 0
+    if pending:
+        write_jobs(connection, entries)
     return results
 
 
@@ -203,19 +211,6 @@ def build_job(queue: Queue, prepared: PreparedJob) -> Job:
     )
 
 
-def write_queued(pipe: Pipeline, queue: Queue, job: Job) -> None:
-    """Queue the writes of ``Queue.enqueue_job`` for a job without dependencies: hash, queue set, push."""
-    queue._prepare_for_queue(job)
-    pipe.sadd(RQ_QUEUES_KEY, queue.key)
-    pipe.hset(job.key, mapping=job_fields(job))
-    pipe.rpush(queue.key, job.id)
-
-
-def job_fields(job: Job) -> dict[Any, Any]:
-    """The job hash RQ writes, minus its empty fields (RQ reads a missing field as empty; less memory)."""
-    return {key: value for key, value in job.to_dict().items() if value != "" and value is not None}
-
-
 def _enqueue_unique(queue: Queue, job: Job, prepared: PreparedJob) -> EnqueueResult:
     assert prepared.unique_key is not None
     job_id, created = enqueue_unique(queue, job, prepared.unique_key, prepared.due)
@@ -224,20 +219,6 @@ def _enqueue_unique(queue: Queue, job: Job, prepared: PreparedJob) -> EnqueueRes
     return EnqueueResult(
         job_id, prepared.queue, "queued" if prepared.due is None else "scheduled", prepared.due
     )
-
-
-def schedule_at(queue: Queue, job: Job, due: datetime, *, pipeline: Pipeline | None = None) -> None:
-    """Put ``job`` in the queue's ScheduledJobRegistry scored with the exact (sub-second) due time."""
-    from rq.registry import ScheduledJobRegistry
-
-    registry = ScheduledJobRegistry(queue=queue)
-    pipe = pipeline if pipeline is not None else queue.connection.pipeline()
-    queue.schedule_job(job, due, pipeline=pipe)
-    # RQ floors the score to whole seconds, which starts jobs up to 1 s early; keep the exact instant.
-    pipe.zadd(registry.key, {job.id: due.timestamp()})
-    pipe.publish(SCHEDULER_WAKE_CHANNEL, repr(due.timestamp()))
-    if pipeline is None:
-        pipe.execute()
 
 
 def make_queue(name: str, connection: redis.Redis) -> Queue:

@@ -51,6 +51,14 @@ def validate_arguments(
     job_name: str, func: Callable[..., Any], args: Sequence[Any], kwargs: Mapping[str, Any]
 ) -> tuple[list[Any], dict[str, Any]]:
     """JSON-checked copies of ``args`` and ``kwargs`` that bind to ``func``; InvalidParams otherwise."""
+    args, kwargs, _ = check_arguments(job_name, func, args, kwargs)
+    return args, kwargs
+
+
+def check_arguments(
+    job_name: str, func: Callable[..., Any], args: Sequence[Any], kwargs: Mapping[str, Any]
+) -> tuple[list[Any], dict[str, Any], str]:
+    """``validate_arguments`` plus the compact JSON of ``[args, kwargs]`` it checked, for reuse."""
     if not isinstance(args, list | tuple):
         raise InvalidParams(
             f"args of {job_name} must be a JSON array, got {type(args).__name__}", field="args"
@@ -68,9 +76,10 @@ def validate_arguments(
             "pass strings, numbers, booleans, null, arrays and objects only",
             field="args",
         ) from None
-    if len(encoded.encode()) > MAX_ARGUMENTS_BYTES:
+    # json.dumps escapes non-ASCII by default, so the text's length is its size in bytes.
+    if len(encoded) > MAX_ARGUMENTS_BYTES:
         raise InvalidParams(
-            f"arguments of {job_name} take {len(encoded.encode())} bytes, above the limit of "
+            f"arguments of {job_name} take {len(encoded)} bytes, above the limit of "
             f"{MAX_ARGUMENTS_BYTES}; nothing was queued; "
             "pass a reference (a path, URL or id) instead of the data",
             field="args",
@@ -96,7 +105,7 @@ def validate_arguments(
                 _check(job_name, key, item, annotation)
         else:
             _check(job_name, name, value, annotation)
-    return args, kwargs
+    return args, kwargs, encoded
 
 
 def type_name(annotation: Any) -> str:
