@@ -20,12 +20,12 @@ import pytest
 import redis
 
 from chaos.jobs import RAN_KEY, STARTED_KEY
-from conftest import RedisServer
 from rqstack import constants
 from rqstack.connection import free_port
 from rqstack.sched.firing import build_job, template_fields
 from rqstack.worker.enqueue import EnqueueRequest, prepare
 from rqstack.worker.jobs.registry import load_jobs
+from servers import RedisServer
 
 TESTS_DIR = Path(__file__).resolve().parents[1]
 #: The module of the chaos jobs, importable in subprocesses through PYTHONPATH=tests.

@@ -226,7 +226,7 @@ for index, odd in enumerate(ODD_NAMES):
 def api_world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, redis.Redis]]:
     """One real dashboard (open, loopback) for all API cases; each case compares snapshots itself."""
     from chaos.conftest import chaos_env
-    from conftest import RedisServer
+    from servers import RedisServer
 
     base_dir = tmp_path_factory.mktemp("api-bad-input")
     server = RedisServer(base_dir / "redis")

@@ -16,8 +16,8 @@ import redis
 from playwright.sync_api import sync_playwright
 
 from chaos.conftest import Fleet, Reply, Session, chaos_env, http, snapshot, start_dashboard, wait_for
-from conftest import RedisServer
 from rqstack.dashboard.throttle import MAX_FAILURES
+from servers import RedisServer
 
 pytestmark = pytest.mark.timeout(120)
 

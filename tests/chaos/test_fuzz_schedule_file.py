@@ -20,13 +20,13 @@ from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 from chaos.conftest import snapshot
-from conftest import RedisServer
 from rqstack.cli import main
 from rqstack.sched.filesync import file_owner
 from rqstack.sched.loop import Scheduler
 from rqstack.sched.model import Schedule
 from rqstack.sched.store import ScheduleStore
 from rqstack.worker.jobs.registry import load_jobs
+from servers import RedisServer
 
 pytestmark = pytest.mark.timeout(240)
 
