@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import math
@@ -23,17 +24,18 @@ from rqstack.constants import (
 from rqstack.durations import parse_duration
 from rqstack.errors import BadInput
 from rqstack.serializer import JSONFirstSerializer
-from rqstack.worker.job_hash import job_entry, write_jobs
+
+# JOB_NAME_META_KEY is re-exported: workers and tools import it from here.
+from rqstack.worker.job_hash import JOB_NAME_META_KEY as JOB_NAME_META_KEY
+from rqstack.worker.job_hash import job_entry, timestamp, write_jobs
 from rqstack.worker.jobs.params import check_arguments
 from rqstack.worker.jobs.registry import JobDefinition, get_job
-from rqstack.worker.retry import RETRY_META_KEY, parse_retry_spec
+from rqstack.worker.retry import RETRY_META_KEY, RetryPolicy, parse_retry_spec
 from rqstack.worker.unique import UNIQUE_META_KEY, enqueue_unique
 
 MAX_RETRIES = 100
 #: Jobs per Lua call in a bulk write: one round trip each, without blocking Redis for long.
 WRITE_CHUNK = 1000
-#: Meta key naming the registered job, so tools can show ``backup.postgres`` instead of an import path.
-JOB_NAME_META_KEY = "rqstack_job"
 
 
 @dataclass(frozen=True)
@@ -116,10 +118,12 @@ def prepare(request: EnqueueRequest, *, now: datetime | None = None) -> Prepared
             f"retry must be between 0 and {MAX_RETRIES}, got {retry}; nothing was queued",
             field="retry",
         )
-    spec = request.retry_intervals
-    if spec is None:
-        spec = definition.retry_spec if definition.retry_spec is not None else definition.retry_intervals
-    policy = parse_retry_spec(spec, field="retry_interval")
+    if request.retry_intervals is None:
+        policy = _definition_policy(
+            definition.retry_spec if definition.retry_spec is not None else definition.retry_intervals
+        )
+    else:
+        policy = parse_retry_spec(request.retry_intervals, field="retry_interval")
     if any(i < 0 for i in policy.intervals):
         raise BadInput("retry intervals cannot be negative; nothing was queued", field="retry_interval")
     meta = {**request.meta, JOB_NAME_META_KEY: definition.name}
@@ -133,7 +137,7 @@ def prepare(request: EnqueueRequest, *, now: datetime | None = None) -> Prepared
         args=args,
         kwargs=kwargs,
         queue=queue,
-        due=_due(request, now or datetime.now(UTC)),
+        due=_due(request, now),
         timeout=timeout or DEFAULT_JOB_TIMEOUT_SECONDS,
         retry=retry,
         retry_intervals=tuple(float(i) for i in policy.rq_intervals(retry)),
@@ -170,13 +174,13 @@ def enqueue_many_prepared(
     results: list[EnqueueResult] = []
     entries: list[Any] = []
     pending = 0
-    now = datetime.now(UTC)
+    stamp = timestamp(datetime.now(UTC))
     for prepared in prepared_jobs:
         if prepared.unique_key is not None:
             queue = make_queue(prepared.queue, connection)
             results.append(_enqueue_unique(queue, build_job(queue, prepared), prepared))
             continue
-        job_id, entry = job_entry(prepared, now)
+        job_id, entry = job_entry(prepared, stamp)
         entries += entry
         pending += 1
         if prepared.due is None:
@@ -241,6 +245,12 @@ def default_unique_key(job_name: str, args: Sequence[Any], kwargs: Mapping[str, 
     return f"{job_name}:{hashlib.sha256(canonical.encode()).hexdigest()[:32]}"
 
 
+# Cached: a definition's own spec is fixed at registration, and parsing it each call shows in profiles.
+@functools.lru_cache(maxsize=1024)
+def _definition_policy(spec: str | tuple[float, ...]) -> RetryPolicy:
+    return parse_retry_spec(spec, field="retry_interval")
+
+
 def _unique_key(
     request: EnqueueRequest, job_name: str, args: Sequence[Any], kwargs: Mapping[str, Any]
 ) -> str | None:
@@ -258,7 +268,10 @@ def _unique_key(
     return default_unique_key(job_name, args, kwargs)
 
 
-def _due(request: EnqueueRequest, now: datetime) -> datetime | None:
+def _due(request: EnqueueRequest, now: datetime | None) -> datetime | None:
+    if request.at is None and request.delay is None:
+        return None
+    now = now or datetime.now(UTC)
     if request.at is not None and request.delay is not None:
         raise BadInput("give either a delay (in) or a time (at), not both; nothing was queued", field="at")
     if request.delay is not None:

@@ -38,86 +38,96 @@ if TYPE_CHECKING:
 _TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 _RESULT_TTL = str(DEFAULT_RESULT_TTL_SECONDS)
 _FAILURE_TTL = str(DEFAULT_FAILURE_TTL_SECONDS)
+#: Meta key naming the registered job, so tools can show ``backup.postgres`` instead of an import path.
+JOB_NAME_META_KEY = "rqstack_job"
+#: WRITE_JOBS arguments per job.
+ENTRY_SIZE = 10
+
+
+def _lua(text: str) -> str:
+    # A Lua string literal: the constants are plain ASCII, where JSON's quoting is Lua's.
+    return json.dumps(text)
+
 
 # One call writes a whole batch: per job the hash, then the push (or the scheduled entry at its exact
-# score plus a wake-up), so a worker never sees a job id before its hash. The header is
-# job key prefix, queue key prefix, scheduled registry prefix, queues set, wake channel; then per job
-# id, queue name, score ('' = queue now), field count, fields.
-WRITE_JOBS = """
-local job_prefix, queue_prefix, scheduled_prefix = ARGV[1], ARGV[2], ARGV[3]
-local queues, wake = ARGV[4], ARGV[5]
-local i, n = 6, #ARGV
-while i <= n do
-  local id, queue, score = ARGV[i], ARGV[i + 1], ARGV[i + 2]
-  local last = i + 3 + tonumber(ARGV[i + 3])
-  local queue_key = queue_prefix .. queue
-  redis.call('SADD', queues, queue_key)
-  redis.call('HSET', job_prefix .. id, unpack(ARGV, i + 4, last))
+# score plus a wake-up), so a worker never sees a job id before its hash. Field names and constant
+# values live in the script: redis-py packs every argument in Python, which costs more than the write.
+# ARGV per job: id, queue name, score ('' = queue now), created_at, data, description, meta, timeout,
+# retries_left ('' = no retries), retry_intervals.
+WRITE_JOBS = f"""
+local job_prefix, queue_prefix = {_lua(RQ_JOB_KEY_PREFIX)}, {_lua(RQ_QUEUE_KEY_PREFIX)}
+local scheduled_prefix, queues = {_lua(RQ_SCHEDULED_REGISTRY_PREFIX)}, {_lua(RQ_QUEUES_KEY)}
+local wake = {_lua(SCHEDULER_WAKE_CHANNEL)}
+local last_queue
+for i = 1, #ARGV, {ENTRY_SIZE} do
+  local id, queue, score, created = ARGV[i], ARGV[i + 1], ARGV[i + 2], ARGV[i + 3]
+  local key, queue_key = job_prefix .. id, queue_prefix .. queue
+  if score == '' then
+    redis.call('HSET', key, 'created_at', created, 'data', ARGV[i + 4], 'description', ARGV[i + 5],
+      'failure_ttl', {_lua(_FAILURE_TTL)}, 'meta', ARGV[i + 6], 'origin', queue,
+      'result_ttl', {_lua(_RESULT_TTL)}, 'timeout', ARGV[i + 7], 'enqueued_at', created, 'status', 'queued')
+  else
+    -- RQ's schedule_job writes no enqueued_at: the scheduler sets it when it moves the job.
+    redis.call('HSET', key, 'created_at', created, 'data', ARGV[i + 4], 'description', ARGV[i + 5],
+      'failure_ttl', {_lua(_FAILURE_TTL)}, 'meta', ARGV[i + 6], 'origin', queue,
+      'result_ttl', {_lua(_RESULT_TTL)}, 'timeout', ARGV[i + 7], 'status', 'scheduled')
+  end
+  if ARGV[i + 8] ~= '' then
+    redis.call('HSET', key, 'retries_left', ARGV[i + 8], 'retry_intervals', ARGV[i + 9])
+  end
+  -- A batch is mostly one queue: add it to the set once per run of jobs, not per job.
+  if queue_key ~= last_queue then
+    redis.call('SADD', queues, queue_key)
+    last_queue = queue_key
+  end
   if score == '' then
     redis.call('RPUSH', queue_key, id)
   else
     redis.call('ZADD', scheduled_prefix .. queue, score, id)
     redis.call('PUBLISH', wake, score)
   end
-  i = last + 1
 end
-return n
+return #ARGV
 """
 _WRITE_JOBS_SHA = hashlib.sha1(WRITE_JOBS.encode()).hexdigest()
-_HEADER = (
-    RQ_JOB_KEY_PREFIX,
-    RQ_QUEUE_KEY_PREFIX,
-    RQ_SCHEDULED_REGISTRY_PREFIX,
-    RQ_QUEUES_KEY,
-    SCHEDULER_WAKE_CHANNEL,
-)
 
 
-def job_entry(prepared: PreparedJob, now: datetime) -> tuple[str, list[Any]]:
+def timestamp(now: datetime) -> str:
+    """``now`` as RQ writes created_at / enqueued_at (rq.utils.utcformat); made once per batch."""
+    return now.strftime(_TIMESTAMP_FORMAT)
+
+
+def job_entry(prepared: PreparedJob, stamp: str) -> tuple[str, list[Any]]:
     """(job id, WRITE_JOBS arguments for it): the id is ``prepared.job_id`` or a new uuid4 like RQ's."""
     job_id = prepared.job_id or str(uuid4())
-    stamp = now.strftime(_TIMESTAMP_FORMAT)
-    fields: list[Any] = [
-        "created_at",
-        stamp,
-        "data",
-        zlib.compress(job_data(prepared)),
-        "description",
-        prepared.description,
-        "failure_ttl",
-        _FAILURE_TTL,
-        "meta",
-        encode(prepared.meta),
-        "origin",
-        prepared.queue,
-        "result_ttl",
-        _RESULT_TTL,
-        # RQ takes whole seconds; round up so a job never gets less time than asked.
-        "timeout",
-        str(math.ceil(prepared.timeout)),
-    ]
+    retries_left = retry_intervals = ""
     if prepared.retry:
         # What rq.Retry(max, interval=[round(i) ...] or 0) puts on the job.
-        intervals = [round(i) for i in prepared.retry_intervals] or [0]
-        fields += ["retries_left", str(prepared.retry), "retry_intervals", json.dumps(intervals)]
-    if prepared.due is None:
-        fields += ["enqueued_at", stamp, "status", "queued"]
-        score = ""
-    else:
-        # RQ's schedule_job writes no enqueued_at: the scheduler sets it when it moves the job.
-        fields += ["status", "scheduled"]
-        score = repr(prepared.due.timestamp())
-    return job_id, [job_id, prepared.queue, score, len(fields), *fields]
+        retries_left = str(prepared.retry)
+        retry_intervals = json.dumps([round(i) for i in prepared.retry_intervals] or [0])
+    return job_id, [
+        job_id,
+        prepared.queue,
+        "" if prepared.due is None else repr(prepared.due.timestamp()),
+        stamp,
+        zlib.compress(job_data(prepared)),
+        prepared.description,
+        _encode_meta(prepared.meta, prepared.definition.name),
+        # RQ takes whole seconds; round up so a job never gets less time than asked.
+        _seconds(prepared.timeout),
+        retries_left,
+        retry_intervals,
+    ]
 
 
 def write_jobs(connection: redis.Redis, entries: Sequence[Any]) -> None:
     """Run WRITE_JOBS over the concatenated ``job_entry`` arguments, loading the script if Redis lost it."""
     try:
-        connection.evalsha(_WRITE_JOBS_SHA, 0, *_HEADER, *entries)
+        connection.evalsha(_WRITE_JOBS_SHA, 0, *entries)
     except NoScriptError:
         # Nothing ran: Redis restarted or flushed its script cache since the last call.
         connection.script_load(WRITE_JOBS)
-        connection.evalsha(_WRITE_JOBS_SHA, 0, *_HEADER, *entries)
+        connection.evalsha(_WRITE_JOBS_SHA, 0, *entries)
 
 
 def job_data(prepared: PreparedJob) -> bytes:
@@ -138,6 +148,23 @@ def encode(value: Any) -> bytes:
         except ValueError:  # NaN or infinity: the serializer pickles those
             pass
     return JSONFirstSerializer.dumps(value)
+
+
+def _encode_meta(meta: dict[str, Any], job_name: str) -> bytes:
+    # Most jobs carry only their name: reuse its encoding instead of dumping the same dict each call.
+    if len(meta) == 1 and meta.get(JOB_NAME_META_KEY) == job_name:
+        return _name_meta(job_name)
+    return encode(meta)
+
+
+@functools.lru_cache(maxsize=1024)
+def _name_meta(job_name: str) -> bytes:
+    return encode({JOB_NAME_META_KEY: job_name})
+
+
+@functools.lru_cache(maxsize=256)
+def _seconds(timeout: float) -> str:
+    return str(math.ceil(timeout))
 
 
 @functools.lru_cache(maxsize=1024)

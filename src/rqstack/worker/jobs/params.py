@@ -84,6 +84,15 @@ def check_arguments(
             "pass a reference (a path, URL or id) instead of the data",
             field="args",
         )
+    plan = _plan(func)
+    if plan is not None and _binds(plan, args, kwargs):
+        names, annotations, _ = plan
+        for name, annotation, value in zip(names, annotations, args, strict=False):
+            _check(job_name, name, value, annotation)
+        for name, annotation in zip(names[len(args) :], annotations[len(args) :], strict=True):
+            if name in kwargs:
+                _check(job_name, name, kwargs[name], annotation)
+        return args, kwargs, encoded
     signature = _signature(func)
     try:
         bound = signature.bind(*args, **kwargs)
@@ -159,6 +168,34 @@ def _matches(value: Any, annotation: Any) -> bool:
         return isinstance(value, dict)
     # An annotation we cannot check from JSON (a class of the user's): let the job decide at run time.
     return True
+
+
+# Names, type hints and required names of a function whose parameters are all plain
+# positional-or-keyword (most jobs); None for any other shape, which goes through Signature.bind.
+_Plan = tuple[tuple[str, ...], tuple[Any, ...], frozenset[str]]
+
+
+# Cached per function: Signature.bind costs more per call than the checks it feeds.
+@functools.lru_cache(maxsize=1024)
+def _plan(func: Callable[..., Any]) -> _Plan | None:
+    parameters = list(_signature(func).parameters.values())
+    if any(p.kind is not p.POSITIONAL_OR_KEYWORD for p in parameters):
+        return None
+    hints = _hints(func)
+    return (
+        tuple(p.name for p in parameters),
+        tuple(hints.get(p.name, Any) for p in parameters),
+        frozenset(p.name for p in parameters if p.default is inspect.Parameter.empty),
+    )
+
+
+def _binds(plan: _Plan, args: list[Any], kwargs: dict[str, Any]) -> bool:
+    # True only when Signature.bind would succeed; on False the caller binds for the exact TypeError.
+    names, _, required = plan
+    if len(args) > len(names):
+        return False
+    rest = names[len(args) :]
+    return all(k in rest for k in kwargs) and all(r in kwargs for r in required.intersection(rest))
 
 
 @functools.lru_cache(maxsize=1024)
