@@ -59,6 +59,14 @@ class _Compiled:
     raw: bytes
     schedule: Schedule
     queue: str
+    #: What, besides the due score, decides a schedule's FIRE bundle: schedules sharing it (and a
+    #: due score) share one plan and one bundle, so 10k same-cron schedules cost one cron step.
+    shape: tuple[Any, ...]
+
+
+#: One FIRE bundle: [expected score, next score, queue, overlap, missed, due ISO,
+#: [[job id suffix, fire ISO], ...], [name, ...]].
+_Bundle = list[Any]
 
 
 class Firer:
@@ -72,37 +80,40 @@ class Firer:
 
     def fire_due(self, now: datetime, fence: Sequence[str]) -> FireCounts:
         """Fire every schedule due at ``now`` (up to one batch)."""
-        with self.connection.pipeline(transaction=False) as pipe:
-            pipe.zrangebyscore(
-                constants.SCHEDULE_DUE_KEY,
-                "-inf",
-                repr(now.timestamp()),
-                start=0,
-                num=self.batch_size,
-                withscores=True,
-            )
-            pipe.get(constants.SCHEDULE_VERSION_KEY)
-            due, version = pipe.execute()
-        if not due:
+        text, version = scripts.script(self.connection, "due_batch")(
+            keys=[constants.SCHEDULE_DUE_KEY, constants.SCHEDULE_VERSION_KEY],
+            args=[repr(now.timestamp()), self.batch_size],
+        )
+        if not text:
             return FireCounts()
-        names = [as_text(member) for member, _ in due]
+        words = as_text(text).split(" ")
+        names = words[0::2]
+        due = [float(score) for score in words[1::2]]
         definitions = self._definitions(names, version)
-        groups: list[list[Any]] = []
+        bundles: dict[tuple[Any, ...], _Bundle] = {}
+        plans: dict[tuple[Any, ...], _Bundle] = {}
+        odd: list[_Bundle] = []
         missed = 0
         missed_fires: list[MissedFire] = []
         fresh: list[tuple[str, list[Any]]] = []
-        next_cache: dict[tuple[Any, ...], datetime] = {}
-        for name, (_, score), raw in zip(names, due, definitions, strict=True):
+        for name, score, raw in zip(names, due, definitions, strict=True):
             if raw is None:  # removed between the two reads
                 self.connection.zrem(constants.SCHEDULE_DUE_KEY, name)
                 continue
-            group, group_missed = self._group(name, float(score), raw, now, fresh, next_cache)
-            groups.append(group)
-            missed += group_missed
-            if group_missed:
-                compiled = self._compiled.get(name)
-                job = compiled.schedule.job if compiled is not None else ""
-                missed_fires.append(MissedFire(name, job, group_missed, str(group[6])))
+            try:
+                compiled = self._compile(name, raw, fresh)
+                shape = (*compiled.shape, score)
+                bundle = bundles.get(shape)
+                if bundle is None:
+                    bundle = bundles[shape] = self._bundle(compiled, score, now, plans)
+            except (RqstackError, ValueError, ArithmeticError, TypeError) as exc:
+                # One schedule that cannot be turned into a job must not stop every other schedule.
+                odd.append(self._unrunnable(name, score, raw, now, exc))
+                continue
+            bundle[7].append(name)
+            if bundle[4]:
+                missed += bundle[4]
+                missed_fires.append(MissedFire(name, compiled.schedule.job, bundle[4], bundle[5]))
         if fresh:
             with self.connection.pipeline(transaction=False) as pipe:
                 for name, fields in fresh:
@@ -129,7 +140,7 @@ class Firer:
                 constants.SCHEDULE_JOB_TEMPLATE_KEY_PREFIX,
                 constants.FIRE_GUARD_KEY_PREFIX,
                 constants.RQ_QUEUE_KEY_PREFIX,
-                json.dumps(groups, separators=(",", ":")),
+                json.dumps([*bundles.values(), *odd], separators=(",", ":")),
             ],
         )
         if reply == -1:
@@ -139,7 +150,7 @@ class Firer:
             # Its job template vanished (Redis lost data): compile and write it again, then retry.
             logger.warning("job template of schedule %s is missing; rewriting it", name)
             self._compiled.pop(name, None)
-        lag = now.timestamp() - min(float(score) for _, score in due)
+        lag = now.timestamp() - min(due)
         more = len(due) >= self.batch_size or bool(missing)
         return FireCounts(int(reply[0]), int(reply[1]), missed, max(0.0, lag), more, tuple(missed_fires))
 
@@ -157,34 +168,29 @@ class Firer:
             self._version = version
         return definitions
 
-    def _group(
-        self,
-        name: str,
-        score: float,
-        raw: bytes,
-        now: datetime,
-        fresh: list[tuple[str, list[Any]]],
-        next_cache: dict[tuple[Any, ...], datetime],
-    ) -> tuple[list[Any], int]:
-        """FIRE arguments of one due schedule and how many fires its misfire policy dropped."""
-        due = datetime.fromtimestamp(score, UTC)
-        try:
-            compiled = self._compile(name, raw, fresh)
-            plan = _plan(compiled.schedule, due, now, next_cache)
-        except (RqstackError, ValueError, ArithmeticError, TypeError) as exc:
-            # One schedule that cannot be turned into a job must not stop every other schedule.
-            return self._unrunnable(name, score, raw, due, now, exc), 0
-        group: list[Any] = [
-            name,
-            repr(score),
-            repr(plan.next_due.timestamp()),
-            compiled.queue,
-            compiled.schedule.overlap,
-            plan.missed,
-            due.isoformat(),
-            [[fire_job_id(name, fire), fire.isoformat()] for fire in plan.fires],
-        ]
-        return group, plan.missed
+    def _bundle(
+        self, compiled: _Compiled, score: float, now: datetime, plans: dict[tuple[Any, ...], _Bundle]
+    ) -> _Bundle:
+        """A new, empty-named FIRE bundle for ``compiled`` due at ``score``; its plan is shared by timing."""
+        schedule = compiled.schedule
+        key = (*schedule.timing, schedule.misfire, grace_of(schedule), score)
+        shared = plans.get(key)
+        if shared is None:
+            due = datetime.fromtimestamp(score, UTC)
+            plan = _plan(schedule, due, now)
+            shared = plans[key] = [
+                repr(score),
+                repr(plan.next_due.timestamp()),
+                None,
+                None,
+                plan.missed,
+                due.isoformat(),
+                [[fire_job_id("", fire), fire.isoformat()] for fire in plan.fires],
+                None,
+            ]
+        bundle = list(shared)
+        bundle[2], bundle[3], bundle[7] = compiled.queue, schedule.overlap, []
+        return bundle
 
     def _compile(self, name: str, raw: bytes, fresh: list[tuple[str, list[Any]]]) -> _Compiled:
         compiled = self._compiled.get(name)
@@ -193,19 +199,19 @@ class Firer:
         schedule = Schedule.from_dict(json.loads(raw))
         prepared = schedule.validate()
         fields = template_fields(build_job(self.connection, prepared), prepared.queue)
-        compiled = _Compiled(raw, schedule, prepared.queue)
+        shape = (*schedule.timing, schedule.misfire, grace_of(schedule), prepared.queue, schedule.overlap)
+        compiled = _Compiled(raw, schedule, prepared.queue, shape)
         # Written before this tick's FIRE call; each process rewrites it once after it starts.
         fresh.append((name, fields))
         self._compiled[name] = compiled
         return compiled
 
-    def _unrunnable(
-        self, name: str, score: float, raw: bytes, due: datetime, now: datetime, exc: Exception
-    ) -> list[Any]:
+    def _unrunnable(self, name: str, score: float, raw: bytes, now: datetime, exc: Exception) -> _Bundle:
         # A schedule this process cannot run (e.g. its job module is not in RQSTACK_JOBS): say so in
         # its history and move its index on, instead of retrying it in a tight loop.
         message = exc.message if isinstance(exc, RqstackError) else str(exc)
         logger.error("schedule %s cannot fire: %s", name, message)
+        due = datetime.fromtimestamp(score, UTC)
         record = {
             "status": "error",
             "fire_time": due.isoformat(),
@@ -213,18 +219,13 @@ class Firer:
             "recorded_at": now.isoformat(),
         }
         self.connection.lpush(runs_key(name), json.dumps(record))
-        return [name, repr(score), repr(_safe_next(raw, now)), "-", "allow", 0, due.isoformat(), []]
+        return [repr(score), repr(_safe_next(raw, now)), "-", "allow", 0, due.isoformat(), [], [name]]
 
 
-def _plan(
-    schedule: Schedule, due: datetime, now: datetime, next_cache: dict[tuple[Any, ...], datetime]
-) -> FirePlan:
-    """``plan_fires``, with the common on-time case computed once per (timing, due) in a tick."""
+def _plan(schedule: Schedule, due: datetime, now: datetime) -> FirePlan:
+    """``plan_fires``, without the misfire machinery when the schedule is on time (the common case)."""
     if due <= now and now - due <= timedelta(seconds=grace_of(schedule)):
-        key = (*schedule.timing, due)
-        following = next_cache.get(key)
-        if following is None:
-            following = next_cache[key] = next_after(schedule, due)
+        following = next_after(schedule, due)
         if following > now:
             return FirePlan((due,), 0, following)
     return plan_fires(schedule, due, now)
