@@ -11,6 +11,7 @@ from rq.job import Job
 
 from rqstack import constants
 from rqstack.redis_values import as_text
+from rqstack.sched.firing import build_job, template_fields
 from rqstack.sched.loop import Scheduler
 from rqstack.sched.model import Schedule
 from rqstack.sched.store import ScheduleStore
@@ -89,3 +90,26 @@ def test_run_history_stays_bounded(connection: redis.Redis) -> None:
     assert (
         json.loads(connection.lindex(runs, -1) or b"{}")["job_id"] == f"old-{constants.RUN_HISTORY_LIMIT - 2}"
     )
+
+
+def test_templates_written_together_match_what_rq_would_write(connection: redis.Redis) -> None:
+    store = ScheduleStore(connection, clock=lambda: T0)
+    schedules = [
+        Schedule("a", "demo.echo", cron="* * * * *", args=(1,)),
+        Schedule("b", "demo.echo", cron="* * * * *", args=(2,), queue="high", timeout=30),
+        Schedule("c", "demo.add", cron="* * * * *", kwargs={"a": 1, "b": 2}, retry=2),
+    ]
+    for schedule in schedules:
+        store.create(schedule)
+    assert Scheduler(connection).tick(DUE).fired == 3
+    ignored = {"created_at"}  # set by each build; the FIRE script overwrites it per job anyway
+    for schedule in schedules:
+        prepared = schedule.validate()
+        fields = template_fields(build_job(connection, prepared), prepared.queue)
+        expected = {
+            k.encode(): v if isinstance(v, bytes) else v.encode()
+            for k, v in zip(fields[0::2], fields[1::2], strict=True)
+            if k not in ignored
+        }
+        stored = connection.hgetall(constants.SCHEDULE_JOB_TEMPLATE_KEY_PREFIX + schedule.name)
+        assert {k: v for k, v in stored.items() if as_text(k) not in ignored} == expected

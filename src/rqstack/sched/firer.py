@@ -10,6 +10,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import redis
+from rq import Queue
 from rq.utils import utcformat
 
 from rqstack import constants
@@ -28,8 +29,13 @@ from rqstack.sched.firing import (
 )
 from rqstack.sched.model import Schedule
 from rqstack.sched.store import runs_key, schedule_key
+from rqstack.worker.enqueue import make_queue
 
 logger = logging.getLogger(__name__)
+
+#: Job templates per WRITE_TEMPLATES call (keeps one call's arguments and run time small).
+_TEMPLATES_PER_CALL = 1000
+_ABSENT = object()
 
 
 @dataclass(frozen=True)
@@ -77,6 +83,7 @@ class Firer:
         self.batch_size = batch_size
         self._compiled: dict[str, _Compiled] = {}
         self._version: bytes | None = None
+        self._queues: dict[str, Queue] = {}
 
     def fire_due(self, now: datetime, fence: Sequence[str]) -> FireCounts:
         """Fire every schedule due at ``now`` (up to one batch)."""
@@ -115,12 +122,7 @@ class Firer:
                 missed += bundle[4]
                 missed_fires.append(MissedFire(name, compiled.schedule.job, bundle[4], bundle[5]))
         if fresh:
-            with self.connection.pipeline(transaction=False) as pipe:
-                for name, fields in fresh:
-                    key = constants.SCHEDULE_JOB_TEMPLATE_KEY_PREFIX + name
-                    pipe.delete(key)
-                    pipe.hset(key, items=fields)
-                pipe.execute()
+            self._write_templates(fresh)
         reply = scripts.script(self.connection, "fire")(
             keys=[
                 constants.SCHEDULE_DUE_KEY,
@@ -192,13 +194,39 @@ class Firer:
         bundle[2], bundle[3], bundle[7] = compiled.queue, schedule.overlap, []
         return bundle
 
+    def _write_templates(self, fresh: list[tuple[str, list[Any]]]) -> None:
+        """Replace the job templates of ``fresh`` schedules, sending what they all share once."""
+        write = scripts.script(self.connection, "write_templates")
+        with self.connection.pipeline(transaction=False) as pipe:
+            for start in range(0, len(fresh), _TEMPLATES_PER_CALL):
+                chunk = fresh[start : start + _TEMPLATES_PER_CALL]
+                own = [dict(zip(fields[0::2], fields[1::2], strict=True)) for _, fields in chunk]
+                shared = dict(own[0])
+                for fields in own[1:]:
+                    for key in [k for k, v in shared.items() if fields.get(k, _ABSENT) != v]:
+                        del shared[key]
+                args: list[Any] = [constants.SCHEDULE_JOB_TEMPLATE_KEY_PREFIX, len(shared)]
+                for key, value in shared.items():
+                    args += (key, value)
+                for (name, _), fields in zip(chunk, own, strict=True):
+                    rest = [(k, v) for k, v in fields.items() if k not in shared]
+                    args += (name, len(rest))
+                    for key, value in rest:
+                        args += (key, value)
+                write(args=args, client=pipe)
+            pipe.execute()
+
     def _compile(self, name: str, raw: bytes, fresh: list[tuple[str, list[Any]]]) -> _Compiled:
         compiled = self._compiled.get(name)
         if compiled is not None and compiled.raw == raw:
             return compiled
         schedule = Schedule.from_dict(json.loads(raw))
         prepared = schedule.validate()
-        fields = template_fields(build_job(self.connection, prepared), prepared.queue)
+        queue = self._queues.get(prepared.queue)
+        if queue is None:
+            # An RQ Queue resolves its serializer through typing Protocol checks: build each once.
+            queue = self._queues[prepared.queue] = make_queue(prepared.queue, self.connection)
+        fields = template_fields(build_job(self.connection, prepared, queue), prepared.queue)
         shape = (*schedule.timing, schedule.misfire, grace_of(schedule), prepared.queue, schedule.overlap)
         compiled = _Compiled(raw, schedule, prepared.queue, shape)
         # Written before this tick's FIRE call; each process rewrites it once after it starts.

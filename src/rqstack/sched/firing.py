@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import redis
-from rq import Retry
+from rq import Queue, Retry
 from rq.job import Job, JobStatus
 
 from rqstack import constants
@@ -87,9 +87,10 @@ def fire_job_id(name: str, fire: datetime) -> str:
     return f"{name}-{int(stamp)}" if stamp.is_integer() else f"{name}-{int(stamp * 1000)}ms"
 
 
-def build_job(connection: redis.Redis, prepared: PreparedJob) -> Job:
+def build_job(connection: redis.Redis, prepared: PreparedJob, queue: Queue | None = None) -> Job:
     """An unsaved RQ job carrying ``prepared`` exactly as ``enqueue_prepared`` would write it."""
-    queue = make_queue(prepared.queue, connection)
+    if queue is None:
+        queue = make_queue(prepared.queue, connection)
     retry = None
     if prepared.retry:
         retry = Retry(max=prepared.retry, interval=[int(i) for i in prepared.retry_intervals] or 0)
