@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 import zlib
 from datetime import UTC, datetime
 from typing import Any
@@ -90,3 +91,13 @@ def test_job_data_is_what_the_serializer_writes(args: list[Any]) -> None:
 )
 def test_meta_encoding_is_what_the_serializer_writes(meta: dict[Any, Any]) -> None:
     assert job_hash._encode_meta(meta, "demo.echo") == JSONFirstSerializer.dumps(meta)
+
+
+def test_new_job_ids_are_uuid4_text_like_rqs() -> None:
+    ids = {job_hash.new_job_id() for _ in range(2000)}
+    assert len(ids) == 2000
+    for job_id in ids:
+        parsed = uuid.UUID(job_id)
+        assert str(parsed) == job_id
+        assert parsed.version == 4
+        assert parsed.variant == uuid.RFC_4122

@@ -164,7 +164,13 @@ def enqueue_many(
 
 def enqueue_prepared(connection: redis.Redis, prepared: PreparedJob) -> EnqueueResult:
     """Write a checked job to Redis; a delayed one goes to RQ's ScheduledJobRegistry at its exact time."""
-    return enqueue_many_prepared(connection, [prepared])[0]
+    if prepared.unique_key is not None:
+        return enqueue_many_prepared(connection, [prepared])[0]
+    # The common single call, without the batch bookkeeping of enqueue_many_prepared.
+    job_id, entry = job_entry(prepared, timestamp(datetime.now(UTC)))
+    write_jobs(connection, entry)
+    status = "queued" if prepared.due is None else "scheduled"
+    return EnqueueResult(job_id, prepared.queue, status, prepared.due)
 
 
 def enqueue_many_prepared(

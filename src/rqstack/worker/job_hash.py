@@ -11,11 +11,11 @@ import functools
 import hashlib
 import json
 import math
+import os
 import zlib
 from collections.abc import Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
-from uuid import uuid4
 
 import redis
 from redis.exceptions import NoScriptError
@@ -97,9 +97,18 @@ def timestamp(now: datetime) -> str:
     return now.strftime(_TIMESTAMP_FORMAT)
 
 
+def new_job_id() -> str:
+    """``str(uuid.uuid4())``, RQ's job id, without building a UUID object (half the cost per job)."""
+    n = int.from_bytes(os.urandom(16), "big")
+    # The version (4) and RFC 4122 variant bits, exactly as uuid.UUID(version=4) sets them.
+    n = (n & ~(0xC000 << 48) | 0x8000 << 48) & ~(0xF000 << 64) | 4 << 76
+    h = f"{n:032x}"
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
 def job_entry(prepared: PreparedJob, stamp: str) -> tuple[str, list[Any]]:
     """(job id, WRITE_JOBS arguments for it): the id is ``prepared.job_id`` or a new uuid4 like RQ's."""
-    job_id = prepared.job_id or str(uuid4())
+    job_id = prepared.job_id or new_job_id()
     retries_left = retry_intervals = ""
     if prepared.retry:
         # What rq.Retry(max, interval=[round(i) ...] or 0) puts on the job.
