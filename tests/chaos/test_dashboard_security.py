@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 import redis
-from playwright.sync_api import sync_playwright
+from playwright.sync_api import Dialog, sync_playwright
 
 from chaos.conftest import Fleet, Reply, Session, chaos_env, http, snapshot, start_dashboard, wait_for
 from rqstack.dashboard.throttle import MAX_FAILURES
@@ -252,15 +252,20 @@ def test_stored_xss_is_escaped_in_every_html_page(site: Site) -> None:
         assert reply.status == 200 and reply.headers["Content-Type"].startswith("application/json"), path
 
 
-def test_stored_xss_does_not_run_in_chromium(site: Site, tmp_path: Path) -> None:
+def test_stored_xss_does_not_run_in_chromium(site: Site) -> None:
     assert Path(CHROMIUM).exists(), f"{CHROMIUM} is missing: run `make browser`"
     dialogs: list[str] = []
+
+    def on_dialog(dialog: Dialog) -> None:
+        dialogs.append(dialog.message)
+        dialog.dismiss()
+
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
         try:
             page = browser.new_page(base_url=site.base)
             page.set_default_timeout(15_000)
-            page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+            page.on("dialog", on_dialog)
             page.goto("/login")
             page.fill("#password", TOKEN)
             page.click("button[type=submit]")

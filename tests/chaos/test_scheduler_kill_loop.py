@@ -43,8 +43,11 @@ def create_schedules(client: redis.Redis) -> list[str]:
     names = []
     for index in range(SCHEDULES):
         name = f"tick-{index:03d}"
-        timing = {"every": 1.0} if index % 2 else {"cron": "* * * * * *"}
-        store.create(Schedule(name=name, job="chaos.mark", **timing))  # type: ignore[arg-type]
+        if index % 2:
+            schedule = Schedule(name=name, job="chaos.mark", every=1.0)
+        else:
+            schedule = Schedule(name=name, job="chaos.mark", cron="* * * * * *")
+        store.create(schedule)
         names.append(name)
     return names
 
@@ -73,7 +76,7 @@ def test_sigkill_loop_over_three_schedulers_no_duplicate_no_gap(chaos: Chaos) ->
             leader_kills += 1
         else:
             victim = rng.choice(list(schedulers))
-        process = schedulers.pop(victim)  # type: ignore[arg-type]
+        process = schedulers.pop(victim)
         process.send_signal(signal.SIGKILL)
         killed = time.monotonic()
         process.wait(timeout=10)
