@@ -12,14 +12,16 @@ import hashlib
 import json
 import math
 import os
+import threading
+import time
 import zlib
 from collections.abc import Sequence
-from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 import redis
 from redis.exceptions import NoScriptError
 
+from rqstack import redis_direct
 from rqstack.constants import (
     DEFAULT_FAILURE_TTL_SECONDS,
     DEFAULT_RESULT_TTL_SECONDS,
@@ -34,12 +36,12 @@ from rqstack.serializer import JSONFirstSerializer
 if TYPE_CHECKING:
     from rqstack.worker.enqueue import PreparedJob
 
-# rq.utils.utcformat's format: RQ parses created_at / enqueued_at back with it.
-_TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%S.%fZ"
 _RESULT_TTL = str(DEFAULT_RESULT_TTL_SECONDS)
 _FAILURE_TTL = str(DEFAULT_FAILURE_TTL_SECONDS)
 #: Meta key naming the registered job, so tools can show ``backup.postgres`` instead of an import path.
 JOB_NAME_META_KEY = "rqstack_job"
+#: Job data shorter than this is stored as it is (see _compressed).
+COMPRESS_FROM_BYTES = 256
 #: WRITE_JOBS arguments per job.
 ENTRY_SIZE = 10
 
@@ -92,14 +94,50 @@ return #ARGV
 _WRITE_JOBS_SHA = hashlib.sha1(WRITE_JOBS.encode()).hexdigest()
 
 
-def timestamp(now: datetime) -> str:
-    """``now`` as RQ writes created_at / enqueued_at (rq.utils.utcformat); made once per batch."""
-    return now.strftime(_TIMESTAMP_FORMAT)
+def timestamp_now() -> str:
+    """Now as RQ writes created_at / enqueued_at (rq.utils.utcformat), formatting the date once a second."""
+    seconds, micros = divmod(time.time_ns() // 1000, 1_000_000)
+    return f"{_second_prefix(seconds)}{micros:06d}Z"
+
+
+@functools.lru_cache(maxsize=4)
+def _second_prefix(seconds: int) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S.", time.gmtime(seconds))
+
+
+class _RandomBytes:
+    """os.urandom read 4 KiB at a time: one system call per 256 job ids instead of one per id.
+
+    A forked child starts on a fresh buffer, so parent and child never hand out the same bytes.
+    """
+
+    SIZE = 4096
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._buffer = b""
+        self._offset = 0
+        os.register_at_fork(after_in_child=self._forget)
+
+    def take16(self) -> bytes:
+        with self._lock:
+            if self._offset >= len(self._buffer):
+                self._buffer, self._offset = os.urandom(self.SIZE), 0
+            chunk = self._buffer[self._offset : self._offset + 16]
+            self._offset += 16
+        return chunk
+
+    def _forget(self) -> None:
+        self._lock = threading.Lock()
+        self._buffer, self._offset = b"", 0
+
+
+_random_bytes = _RandomBytes()
 
 
 def new_job_id() -> str:
     """``str(uuid.uuid4())``, RQ's job id, without building a UUID object (half the cost per job)."""
-    n = int.from_bytes(os.urandom(16), "big")
+    n = int.from_bytes(_random_bytes.take16(), "big")
     # The version (4) and RFC 4122 variant bits, exactly as uuid.UUID(version=4) sets them.
     n = (n & ~(0xC000 << 48) | 0x8000 << 48) & ~(0xF000 << 64) | 4 << 76
     h = f"{n:032x}"
@@ -119,7 +157,7 @@ def job_entry(prepared: PreparedJob, stamp: str) -> tuple[str, list[Any]]:
         prepared.queue,
         "" if prepared.due is None else repr(prepared.due.timestamp()),
         stamp,
-        zlib.compress(job_data(prepared)),
+        _compressed(job_data(prepared)),
         prepared.description,
         _encode_meta(prepared.meta, prepared.definition.name),
         # RQ takes whole seconds; round up so a job never gets less time than asked.
@@ -132,11 +170,18 @@ def job_entry(prepared: PreparedJob, stamp: str) -> tuple[str, list[Any]]:
 def write_jobs(connection: redis.Redis, entries: Sequence[Any]) -> None:
     """Run WRITE_JOBS over the concatenated ``job_entry`` arguments, loading the script if Redis lost it."""
     try:
-        connection.evalsha(_WRITE_JOBS_SHA, 0, *entries)
+        redis_direct.execute(connection, "EVALSHA", _WRITE_JOBS_SHA, 0, *entries)
     except NoScriptError:
         # Nothing ran: Redis restarted or flushed its script cache since the last call.
         connection.script_load(WRITE_JOBS)
-        connection.evalsha(_WRITE_JOBS_SHA, 0, *entries)
+        redis_direct.execute(connection, "EVALSHA", _WRITE_JOBS_SHA, 0, *entries)
+
+
+def _compressed(data: bytes) -> bytes:
+    # RQ compresses every job's data and reads uncompressed data too (zlib.error falls back to the
+    # raw bytes; JSON never starts like a zlib stream). Below this size zlib saves a few bytes at best
+    # and its set-up costs more than the rest of building the job.
+    return zlib.compress(data) if len(data) >= COMPRESS_FROM_BYTES else data
 
 
 def job_data(prepared: PreparedJob) -> bytes:

@@ -9,10 +9,13 @@ import types
 import typing
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
 
 from rqstack.constants import MAX_ARGUMENTS_BYTES
 from rqstack.errors import InvalidParams
+
+#: Compact JSON that refuses NaN and infinity, made once: json.dumps with options builds an encoder per call.
+_ENCODER = json.JSONEncoder(allow_nan=False, separators=(",", ":"))
 
 
 @dataclass(frozen=True)
@@ -69,14 +72,14 @@ def check_arguments(
         )
     args, kwargs = list(args), dict(kwargs)
     try:
-        encoded = json.dumps([args, kwargs], allow_nan=False, separators=(",", ":"))
+        encoded = _ENCODER.encode([args, kwargs])
     except (TypeError, ValueError) as exc:
         raise InvalidParams(
             f"arguments of {job_name} are not plain JSON ({exc}); nothing was queued; "
             "pass strings, numbers, booleans, null, arrays and objects only",
             field="args",
         ) from None
-    # json.dumps escapes non-ASCII by default, so the text's length is its size in bytes.
+    # The encoder escapes non-ASCII, so the text's length is its size in bytes.
     if len(encoded) > MAX_ARGUMENTS_BYTES:
         raise InvalidParams(
             f"arguments of {job_name} take {len(encoded)} bytes, above the limit of "
@@ -86,12 +89,16 @@ def check_arguments(
         )
     plan = _plan(func)
     if plan is not None and _binds(plan, args, kwargs):
-        names, annotations, _ = plan
-        for name, annotation, value in zip(names, annotations, args, strict=False):
-            _check(job_name, name, value, annotation)
-        for name, annotation in zip(names[len(args) :], annotations[len(args) :], strict=True):
-            if name in kwargs:
-                _check(job_name, name, kwargs[name], annotation)
+        names, annotations, _, checks = plan
+        for name, annotation, check, value in zip(names, annotations, checks, args, strict=False):
+            if not check(value):
+                _refuse(job_name, name, value, annotation)
+        if kwargs:
+            for name, annotation, check in zip(
+                names[len(args) :], annotations[len(args) :], checks[len(args) :], strict=True
+            ):
+                if name in kwargs and not check(kwargs[name]):
+                    _refuse(job_name, name, kwargs[name], annotation)
         return args, kwargs, encoded
     signature = _signature(func)
     try:
@@ -128,11 +135,15 @@ def type_name(annotation: Any) -> str:
 
 def _check(job_name: str, name: str, value: Any, annotation: Any) -> None:
     if not _matches(value, annotation):
-        raise InvalidParams(
-            f"{job_name}: parameter {name!r} must be {type_name(annotation)}, got {json.dumps(value)[:80]}; "
-            "nothing was queued; fix the value (see `rqstack jobs`)",
-            field=name,
-        )
+        _refuse(job_name, name, value, annotation)
+
+
+def _refuse(job_name: str, name: str, value: Any, annotation: Any) -> NoReturn:
+    raise InvalidParams(
+        f"{job_name}: parameter {name!r} must be {type_name(annotation)}, got {json.dumps(value)[:80]}; "
+        "nothing was queued; fix the value (see `rqstack jobs`)",
+        field=name,
+    )
 
 
 def _matches(value: Any, annotation: Any) -> bool:
@@ -170,9 +181,10 @@ def _matches(value: Any, annotation: Any) -> bool:
     return True
 
 
-# Names, type hints and required names of a function whose parameters are all plain
-# positional-or-keyword (most jobs); None for any other shape, which goes through Signature.bind.
-_Plan = tuple[tuple[str, ...], tuple[Any, ...], frozenset[str]]
+# Names, type hints, required names and one check per parameter of a function whose parameters are
+# all plain positional-or-keyword (most jobs); None for any other shape, which goes through
+# Signature.bind.
+_Plan = tuple[tuple[str, ...], tuple[Any, ...], int, tuple[Callable[[Any], bool], ...]]
 
 
 # Cached per function: Signature.bind costs more per call than the checks it feeds.
@@ -182,20 +194,54 @@ def _plan(func: Callable[..., Any]) -> _Plan | None:
     if any(p.kind is not p.POSITIONAL_OR_KEYWORD for p in parameters):
         return None
     hints = _hints(func)
+    annotations = tuple(hints.get(p.name, Any) for p in parameters)
     return (
         tuple(p.name for p in parameters),
-        tuple(hints.get(p.name, Any) for p in parameters),
-        frozenset(p.name for p in parameters if p.default is inspect.Parameter.empty),
+        annotations,
+        # Parameters with defaults follow the ones without, so the required ones are a prefix.
+        sum(1 for p in parameters if p.default is inspect.Parameter.empty),
+        tuple(_compiled(annotation) for annotation in annotations),
     )
 
 
 def _binds(plan: _Plan, args: list[Any], kwargs: dict[str, Any]) -> bool:
     # True only when Signature.bind would succeed; on False the caller binds for the exact TypeError.
-    names, _, required = plan
-    if len(args) > len(names):
+    names, _, required, _ = plan
+    given = len(args)
+    if given > len(names):
         return False
-    rest = names[len(args) :]
-    return all(k in rest for k in kwargs) and all(r in kwargs for r in required.intersection(rest))
+    if not kwargs:
+        return given >= required
+    rest = names[given:]
+    return all(k in rest for k in kwargs) and all(n in kwargs for n in names[given:required])
+
+
+def _compiled(annotation: Any) -> Callable[[Any], bool]:
+    """``_matches`` for one annotation, with the common plain types checked without walking typing."""
+    if annotation is Any or annotation is inspect.Parameter.empty or annotation is object:
+        return _anything
+    plain = _PLAIN_CHECKS.get(annotation) if isinstance(annotation, type) else None
+    if plain is not None:
+        return plain
+    return functools.partial(_matches_value, annotation)
+
+
+def _anything(value: Any) -> bool:
+    return True
+
+
+def _matches_value(annotation: Any, value: Any) -> bool:
+    return _matches(value, annotation)
+
+
+# JSON gives exactly these types, so the `type(...) is` test settles almost every call; subclasses
+# (an IntEnum from a Python caller) still get _matches' own answer.
+_PLAIN_CHECKS: dict[type, Callable[[Any], bool]] = {
+    int: lambda value: type(value) is int or _matches(value, int),
+    str: lambda value: type(value) is str or _matches(value, str),
+    bool: lambda value: type(value) is bool,
+    float: lambda value: type(value) is float or type(value) is int or _matches(value, float),
+}
 
 
 @functools.lru_cache(maxsize=1024)

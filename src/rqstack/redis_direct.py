@@ -1,0 +1,122 @@
+"""Send a hot-path command on a connection the calling thread keeps, past redis-py's per-call pool work.
+
+redis-py takes a connection from its pool for every command: a pid check, a lock, a non-blocking read
+proving the socket is clean, and observability hooks, which add up to several system calls besides
+the command's own send and receive. For a single ``enqueue`` that is as much time again as the round
+trip. Here each thread keeps one connection of the client's pool and sends on it directly; it goes
+back to the pool when the thread ends.
+
+A closed socket (Redis restarted since the last call) shows up as a ConnectionError on the first use;
+like redis-py's default retry, the command is sent once more on a fresh socket. Timeouts are not
+retried: the command may still be running.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import threading
+import weakref
+from typing import Any
+
+import redis
+from redis.connection import AbstractConnection, Connection, ConnectionPool
+from redis.exceptions import ConnectionError as RedisConnectionError
+
+_local = threading.local()
+#: Bumped in a forked child: a connection held before the fork belongs to the parent.
+_fork_generation = 0
+
+
+def _after_fork() -> None:
+    global _fork_generation
+    _fork_generation += 1
+
+
+os.register_at_fork(after_in_child=_after_fork)
+
+
+class _Held:
+    """One pooled connection kept by one thread; back to its pool when the thread ends.
+
+    The pool is referenced weakly: a client dropped by its user takes its pool and this socket with it.
+    """
+
+    __slots__ = ("connection", "generation", "pool")
+
+    def __init__(self, pool: ConnectionPool) -> None:
+        self.pool = weakref.ref(pool)
+        self.connection: Connection = pool.get_connection()
+        self.generation = _fork_generation
+
+    def __del__(self) -> None:
+        pool = self.pool()
+        if pool is not None and self.generation == _fork_generation:
+            # At interpreter exit the pool may be half torn down; the socket is then left to the GC.
+            with contextlib.suppress(Exception):
+                pool.release(self.connection)
+
+
+def execute(client: redis.Redis, *args: bytes | str | int) -> Any:
+    """``client.execute_command(*args)`` on this thread's kept connection, with Redis's raw reply.
+
+    No redis-py response callback runs: SET answers ``b"OK"``, not True. An error reply raises
+    ResponseError (or its NoScriptError kind) like redis-py.
+    """
+    packed = pack(args)
+    if client.connection is not None:
+        # A single-connection client already skips the pool; its lock keeps threads apart.
+        with client.single_connection_lock:
+            return _send(client.connection, packed)
+    return _send(_held(client.connection_pool).connection, packed)
+
+
+def _send(connection: AbstractConnection, packed: bytes) -> Any:
+    try:
+        connection.send_packed_command((packed,))
+        return connection.read_response()
+    except RedisConnectionError:
+        connection.disconnect()
+        connection.send_packed_command((packed,))
+        try:
+            return connection.read_response()
+        except BaseException:
+            connection.disconnect()
+            raise
+    except redis.ResponseError:
+        raise  # an error reply leaves the connection clean
+    except BaseException:
+        # A timeout or an interrupt can leave half a reply on the socket: never reuse it.
+        connection.disconnect()
+        raise
+
+
+def pack(args: tuple[bytes | str | int, ...]) -> bytes:
+    """The RESP array of ``args`` (bytes as they are, str as UTF-8, int in decimal).
+
+    redis-py's packer runs every argument through its encoder's type checks, which costs more than
+    the round trip for a command of a dozen arguments.
+    """
+    parts = [b"*%d\r\n" % len(args)]
+    append = parts.append
+    for arg in args:
+        if type(arg) is bytes:
+            data = arg
+        elif type(arg) is str:
+            data = arg.encode()
+        elif type(arg) is int:
+            data = b"%d" % arg
+        else:
+            raise TypeError(f"cannot send {type(arg).__name__} to Redis: pass bytes, str or int")
+        append(b"$%d\r\n%b\r\n" % (len(data), data))
+    return b"".join(parts)
+
+
+def _held(pool: ConnectionPool) -> _Held:
+    kept: weakref.WeakKeyDictionary[ConnectionPool, _Held] | None = getattr(_local, "kept", None)
+    if kept is None:
+        kept = _local.kept = weakref.WeakKeyDictionary()
+    held = kept.get(pool)
+    if held is None or held.generation != _fork_generation:
+        held = kept[pool] = _Held(pool)
+    return held
