@@ -17,6 +17,7 @@ import contextlib
 import os
 import threading
 import weakref
+from collections.abc import Sequence
 from typing import Any
 
 import redis
@@ -57,42 +58,68 @@ class _Held:
                 pool.release(self.connection)
 
 
-def execute(client: redis.Redis, *args: bytes | str | int) -> Any:
+Arg = bytes | str | int | float
+
+
+def execute(client: redis.Redis, *args: Arg) -> Any:
     """``client.execute_command(*args)`` on this thread's kept connection, with Redis's raw reply.
 
     No redis-py response callback runs: SET answers ``b"OK"``, not True. An error reply raises
     ResponseError (or its NoScriptError kind) like redis-py.
     """
-    packed = pack(args)
+    return _run(client, pack(args), 1)[0]
+
+
+def execute_many(client: redis.Redis, commands: Sequence[Sequence[Arg]]) -> list[Any]:
+    """Several commands in one round trip (a pipeline without MULTI); raw replies in order.
+
+    Every reply is read before the first error reply is raised, so the connection stays in step.
+    """
+    return _run(client, b"".join(pack(command) for command in commands), len(commands))
+
+
+def _run(client: redis.Redis, packed: bytes, count: int) -> list[Any]:
     if client.connection is not None:
         # A single-connection client already skips the pool; its lock keeps threads apart.
         with client.single_connection_lock:
-            return _send(client.connection, packed)
-    return _send(_held(client.connection_pool).connection, packed)
+            return _send(client.connection, packed, count)
+    return _send(_held(client.connection_pool).connection, packed, count)
 
 
-def _send(connection: AbstractConnection, packed: bytes) -> Any:
+def _send(connection: AbstractConnection, packed: bytes, count: int) -> list[Any]:
     try:
         connection.send_packed_command((packed,))
-        return connection.read_response()
+        replies = _read(connection, count)
     except RedisConnectionError:
         connection.disconnect()
         connection.send_packed_command((packed,))
         try:
-            return connection.read_response()
+            replies = _read(connection, count)
         except BaseException:
             connection.disconnect()
             raise
-    except redis.ResponseError:
-        raise  # an error reply leaves the connection clean
     except BaseException:
         # A timeout or an interrupt can leave half a reply on the socket: never reuse it.
         connection.disconnect()
         raise
+    for reply in replies:
+        if isinstance(reply, redis.ResponseError):
+            raise reply
+    return replies
 
 
-def pack(args: tuple[bytes | str | int, ...]) -> bytes:
-    """The RESP array of ``args`` (bytes as they are, str as UTF-8, int in decimal).
+def _read(connection: AbstractConnection, count: int) -> list[Any]:
+    replies: list[Any] = []
+    for _ in range(count):
+        try:
+            replies.append(connection.read_response())
+        except redis.ResponseError as error:  # an error reply leaves the connection clean
+            replies.append(error)
+    return replies
+
+
+def pack(args: Sequence[Arg]) -> bytes:
+    """The RESP array of ``args`` (bytes as they are, str as UTF-8, numbers as redis-py writes them).
 
     redis-py's packer runs every argument through its encoder's type checks, which costs more than
     the round trip for a command of a dozen arguments.
@@ -106,8 +133,10 @@ def pack(args: tuple[bytes | str | int, ...]) -> bytes:
             data = arg.encode()
         elif type(arg) is int:
             data = b"%d" % arg
+        elif type(arg) is float:
+            data = repr(arg).encode()
         else:
-            raise TypeError(f"cannot send {type(arg).__name__} to Redis: pass bytes, str or int")
+            raise TypeError(f"cannot send {type(arg).__name__} to Redis: pass bytes, str, int or float")
         append(b"$%d\r\n%b\r\n" % (len(data), data))
     return b"".join(parts)
 

@@ -22,8 +22,8 @@ import redis
 from chaos.jobs import RAN_KEY, STARTED_KEY
 from rqstack import constants
 from rqstack.connection import free_port
-from rqstack.sched.firing import build_job, template_fields
 from rqstack.worker.enqueue import EnqueueRequest, prepare
+from rqstack.worker.job_hash import template_fields
 from rqstack.worker.jobs.registry import load_jobs
 from servers import RedisServer
 
@@ -228,7 +228,7 @@ def mark(client: redis.Redis, seconds: float, *, retry: int = 0, job_id: str | N
 def bulk_enqueue(client: redis.Redis, job: str, ids: Sequence[str], *, chunk: int = 5000) -> None:
     """Queue ``job`` (no arguments) under each id, pipelined: the hash a single enqueue writes, in bulk."""
     prepared = prepare(EnqueueRequest(job))
-    fields = template_fields(build_job(client, prepared), prepared.queue)
+    fields = template_fields(prepared)
     queue_key = constants.RQ_QUEUE_KEY_PREFIX + prepared.queue
     client.sadd(constants.RQ_QUEUES_KEY, queue_key)
     stamp = now_rq()

@@ -30,8 +30,23 @@ def test_pack_is_redis_pys_wire_format(connection: redis.Redis) -> None:
     reference = connection.connection_pool.make_connection()
     for args in (("SET", "k", b"v\r\n", 12), ("EVALSHA", "abc", 0, "é", b"")):
         assert redis_direct.pack(args) == b"".join(reference.pack_command(*args))
-    with pytest.raises(TypeError, match="pass bytes, str or int"):
-        redis_direct.pack(("SET", "k", 1.5))  # type: ignore[arg-type]
+    assert redis_direct.pack(("SET", "k", 1.5)) == b"".join(reference.pack_command("SET", "k", 1.5))
+    with pytest.raises(TypeError, match="pass bytes, str, int or float"):
+        redis_direct.pack(("SET", "k", None))  # type: ignore[arg-type]
+
+
+def test_many_commands_in_one_round_trip_and_errors_after_every_reply(connection: redis.Redis) -> None:
+    assert redis_direct.execute_many(connection, [("SET", "a", 1), ("INCR", "a"), ("GET", "a")]) == [
+        b"OK",
+        2,
+        b"2",
+    ]
+    connection.set("text", "x")
+    with pytest.raises(redis.ResponseError, match="WRONGTYPE"):
+        redis_direct.execute_many(connection, [("INCR", "a"), ("RPUSH", "text", "y"), ("INCR", "a")])
+    # The replies after the error were read too: the next call gets its own reply.
+    assert connection.get("a") == b"4"
+    assert redis_direct.execute(connection, "GET", "a") == b"4"
 
 
 def test_an_error_reply_raises_and_the_connection_stays_usable(connection: redis.Redis) -> None:

@@ -11,11 +11,11 @@ from rq.job import Job
 
 from rqstack import constants
 from rqstack.redis_values import as_text
-from rqstack.sched.firing import build_job, template_fields
 from rqstack.sched.loop import Scheduler
 from rqstack.sched.model import Schedule
 from rqstack.sched.store import ScheduleStore
 from rqstack.serializer import JSONFirstSerializer
+from rqstack.worker.enqueue import build_job, make_queue
 from rqstack.worker.jobs.registry import load_jobs
 
 T0 = datetime(2030, 1, 1, 0, 0, tzinfo=UTC)
@@ -92,24 +92,39 @@ def test_run_history_stays_bounded(connection: redis.Redis) -> None:
     )
 
 
-def test_templates_written_together_match_what_rq_would_write(connection: redis.Redis) -> None:
+def test_fired_jobs_read_back_as_rq_would_have_written_them(connection: redis.Redis) -> None:
     store = ScheduleStore(connection, clock=lambda: T0)
     schedules = [
         Schedule("a", "demo.echo", cron="* * * * *", args=(1,)),
-        Schedule("b", "demo.echo", cron="* * * * *", args=(2,), queue="high", timeout=30),
+        Schedule("b", "demo.echo", cron="* * * * *", args=(2,), queue="high", timeout=30.5),
         Schedule("c", "demo.add", cron="* * * * *", kwargs={"a": 1, "b": 2}, retry=2),
+        Schedule("d", "demo.echo", cron="* * * * *", args=("x" * 1000,)),  # data large enough to compress
     ]
     for schedule in schedules:
         store.create(schedule)
-    assert Scheduler(connection).tick(DUE).fired == 3
-    ignored = {"created_at"}  # set by each build; the FIRE script overwrites it per job anyway
+    assert Scheduler(connection).tick(DUE).fired == len(schedules)
     for schedule in schedules:
         prepared = schedule.validate()
-        fields = template_fields(build_job(connection, prepared), prepared.queue)
-        expected = {
-            k.encode(): v if isinstance(v, bytes) else v.encode()
-            for k, v in zip(fields[0::2], fields[1::2], strict=True)
-            if k not in ignored
-        }
-        stored = connection.hgetall(constants.SCHEDULE_JOB_TEMPLATE_KEY_PREFIX + schedule.name)
-        assert {k: v for k, v in stored.items() if as_text(k) not in ignored} == expected
+        # RQ's own Job, built the way a stock producer would build the same call.
+        built = build_job(make_queue(prepared.queue, connection), prepared)
+        built.save()
+        reference = Job.fetch(built.id, connection=connection, serializer=JSONFirstSerializer)
+        fired = Job.fetch(
+            f"{schedule.name}-{int(DUE.timestamp())}", connection=connection, serializer=JSONFirstSerializer
+        )
+        for attribute in (
+            "func_name",
+            "args",
+            "kwargs",
+            "timeout",
+            "result_ttl",
+            "failure_ttl",
+            "meta",
+            "description",
+            "origin",
+            "retries_left",
+            "retry_intervals",
+        ):
+            assert getattr(fired, attribute) == getattr(reference, attribute), (schedule.name, attribute)
+        assert fired.get_status() == "queued"
+        assert fired.enqueued_at is not None and fired.created_at is not None

@@ -10,26 +10,23 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import redis
-from rq import Queue
 from rq.utils import utcformat
 
-from rqstack import constants
+from rqstack import constants, redis_direct
 from rqstack.errors import RqstackError
 from rqstack.redis_values import as_text
 from rqstack.sched import scripts
 from rqstack.sched.delayed import LeaseLost
 from rqstack.sched.firing import (
     FirePlan,
-    build_job,
     fire_job_id,
     grace_of,
     next_after,
     plan_fires,
-    template_fields,
 )
 from rqstack.sched.model import Schedule
 from rqstack.sched.store import runs_key, schedule_key
-from rqstack.worker.enqueue import make_queue
+from rqstack.worker.job_hash import template_fields
 
 logger = logging.getLogger(__name__)
 
@@ -83,7 +80,6 @@ class Firer:
         self.batch_size = batch_size
         self._compiled: dict[str, _Compiled] = {}
         self._version: bytes | None = None
-        self._queues: dict[str, Queue] = {}
 
     def fire_due(self, now: datetime, fence: Sequence[str]) -> FireCounts:
         """Fire every schedule due at ``now`` (up to one batch)."""
@@ -160,10 +156,9 @@ class Firer:
         """The due schedules' definitions: from the cache while no schedule was written, else from Redis."""
         if version is not None and version == self._version and all(n in self._compiled for n in names):
             return [self._compiled[n].raw for n in names]
-        with self.connection.pipeline(transaction=False) as pipe:
-            for name in names:
-                pipe.hget(schedule_key(name), "definition")
-            definitions: list[bytes | None] = pipe.execute()
+        definitions: list[bytes | None] = redis_direct.execute_many(
+            self.connection, [("HGET", schedule_key(name), "definition") for name in names]
+        )
         if version != self._version:
             # Something changed (or Redis was flushed): rewrite templates of what fires now.
             self._compiled.clear()
@@ -196,25 +191,24 @@ class Firer:
 
     def _write_templates(self, fresh: list[tuple[str, list[Any]]]) -> None:
         """Replace the job templates of ``fresh`` schedules, sending what they all share once."""
-        write = scripts.script(self.connection, "write_templates")
-        with self.connection.pipeline(transaction=False) as pipe:
-            for start in range(0, len(fresh), _TEMPLATES_PER_CALL):
-                chunk = fresh[start : start + _TEMPLATES_PER_CALL]
-                own = [dict(zip(fields[0::2], fields[1::2], strict=True)) for _, fields in chunk]
-                shared = dict(own[0])
-                for fields in own[1:]:
-                    for key in [k for k, v in shared.items() if fields.get(k, _ABSENT) != v]:
-                        del shared[key]
-                args: list[Any] = [constants.SCHEDULE_JOB_TEMPLATE_KEY_PREFIX, len(shared)]
-                for key, value in shared.items():
+        calls: list[tuple[Sequence[Any], Sequence[Any]]] = []
+        for start in range(0, len(fresh), _TEMPLATES_PER_CALL):
+            chunk = fresh[start : start + _TEMPLATES_PER_CALL]
+            own = [dict(zip(fields[0::2], fields[1::2], strict=True)) for _, fields in chunk]
+            shared = dict(own[0])
+            for fields in own[1:]:
+                for key in [k for k, v in shared.items() if fields.get(k, _ABSENT) != v]:
+                    del shared[key]
+            args: list[Any] = [constants.SCHEDULE_JOB_TEMPLATE_KEY_PREFIX, len(shared)]
+            for key, value in shared.items():
+                args += (key, value)
+            for (name, _), fields in zip(chunk, own, strict=True):
+                rest = [(k, v) for k, v in fields.items() if k not in shared]
+                args += (name, len(rest))
+                for key, value in rest:
                     args += (key, value)
-                for (name, _), fields in zip(chunk, own, strict=True):
-                    rest = [(k, v) for k, v in fields.items() if k not in shared]
-                    args += (name, len(rest))
-                    for key, value in rest:
-                        args += (key, value)
-                write(args=args, client=pipe)
-            pipe.execute()
+            calls.append(((), args))
+        scripts.script(self.connection, "write_templates").many(calls)
 
     def _compile(self, name: str, raw: bytes, fresh: list[tuple[str, list[Any]]]) -> _Compiled:
         compiled = self._compiled.get(name)
@@ -222,11 +216,7 @@ class Firer:
             return compiled
         schedule = Schedule.from_dict(json.loads(raw))
         prepared = schedule.validate()
-        queue = self._queues.get(prepared.queue)
-        if queue is None:
-            # An RQ Queue resolves its serializer through typing Protocol checks: build each once.
-            queue = self._queues[prepared.queue] = make_queue(prepared.queue, self.connection)
-        fields = template_fields(build_job(self.connection, prepared, queue), prepared.queue)
+        fields = template_fields(prepared)
         shape = (*schedule.timing, schedule.misfire, grace_of(schedule), prepared.queue, schedule.overlap)
         compiled = _Compiled(raw, schedule, prepared.queue, shape)
         # Written before this tick's FIRE call; each process rewrites it once after it starts.

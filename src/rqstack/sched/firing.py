@@ -5,16 +5,11 @@ from __future__ import annotations
 import dataclasses
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
-
-import redis
-from rq import Queue, Retry
-from rq.job import Job, JobStatus
 
 from rqstack import constants
 from rqstack.sched.cron import fires_between, interval_fires_between, next_fire, next_interval_fire
 from rqstack.sched.model import Schedule
-from rqstack.worker.enqueue import PreparedJob, make_queue
+from rqstack.worker.enqueue import PreparedJob
 
 #: Interval schedules are aligned to the epoch, so every process computes the same fire times.
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -85,39 +80,6 @@ def fire_job_id(name: str, fire: datetime) -> str:
     """The deterministic job id of one fire: ``<name>-<unix fire time>``."""
     stamp = fire.timestamp()
     return f"{name}-{int(stamp)}" if stamp.is_integer() else f"{name}-{int(stamp * 1000)}ms"
-
-
-def build_job(connection: redis.Redis, prepared: PreparedJob, queue: Queue | None = None) -> Job:
-    """An unsaved RQ job carrying ``prepared`` exactly as ``enqueue_prepared`` would write it."""
-    if queue is None:
-        queue = make_queue(prepared.queue, connection)
-    retry = None
-    if prepared.retry:
-        retry = Retry(max=prepared.retry, interval=[int(i) for i in prepared.retry_intervals] or 0)
-    timeout = prepared.timeout
-    return queue.create_job(
-        prepared.definition.import_path,
-        args=tuple(prepared.args),
-        kwargs=prepared.kwargs,
-        timeout=int(timeout) if float(timeout).is_integer() else timeout,  # type: ignore[arg-type]
-        result_ttl=constants.DEFAULT_RESULT_TTL_SECONDS,
-        failure_ttl=constants.DEFAULT_FAILURE_TTL_SECONDS,
-        description=prepared.description,
-        meta=prepared.meta,
-        retry=retry,
-    )
-
-
-def template_fields(job: Job, queue: str) -> list[Any]:
-    """Flat HSET field/value list every fire of a schedule copies (the FIRE script sets times and status)."""
-    job.origin = queue
-    job._status = JobStatus.QUEUED
-    out: list[Any] = []
-    for key, value in job.to_dict().items():
-        if value is not None:
-            out.append(key)
-            out.append(value if isinstance(value, bytes | str) else str(value))
-    return out
 
 
 def with_job_id(prepared: PreparedJob, job_id: str) -> PreparedJob:

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
-import weakref
+import hashlib
+from collections.abc import Sequence
 from typing import Any
 
 import redis
-from redis.commands.core import Script
+from redis.exceptions import NoScriptError
+
+from rqstack import redis_direct
+from rqstack.redis_direct import Arg
 
 # Fencing: a step runs only while ARGV owner still holds the lease under the same fence token, so a
 # paused or partitioned ex-leader cannot act after another process took over.
@@ -81,10 +85,12 @@ return 0
 #: (name .. suffix) unused: exactly once, whichever process runs it. The job hash is a server-side
 #: COPY of the schedule's template hash, so a fire costs two arguments, not the job's twenty fields.
 #: A Redis call from Lua costs about as much as the work of a small one, so per fire the script
-#: makes as few as that allows: queue pushes and due-index moves are collected and sent in a few
-#: large calls at the end (each name occurs once in the index, so deferring its move reads the
-#: same scores; queue order is kept), the history is trimmed only once it is over its limit, and run
-#: records are built as strings (validated names and ISO times need no JSON escaping).
+#: makes as few as that allows: a bundle's index scores come from one ZMSCORE, the guard's SET NX
+#: and COPY (which refuses an existing job key) stand in for existence checks, queue pushes and
+#: due-index moves are collected and sent in a few large calls at the end (each name occurs once in
+#: the index, so deferring its move reads the same scores; queue order is kept), the history is
+#: trimmed only once it is over its limit, and run records are built as strings (validated names
+#: and ISO times need no JSON escaping).
 FIRE = (
     _FENCE
     + """
@@ -98,13 +104,34 @@ local queued_tail = '","enqueued_at":"' .. now .. '","job_id":"'
 -- COPY (Redis >= 6.2) duplicates the template server-side, several times cheaper than moving its
 -- fields through Lua; older servers answer it with an error and get HGETALL + HSET instead.
 local can_copy = true
+-- Returns false when dst already exists (that fire's job was made before): nothing is written.
 local function copy_hash(src, dst)
   if can_copy then
     local reply = redis.pcall('COPY', src, dst)
-    if type(reply) == 'number' then return end
+    if type(reply) == 'number' then return reply == 1 end
     can_copy = false
   end
+  if redis.call('EXISTS', dst) == 1 then return false end
   redis.call('HSET', dst, unpack(redis.call('HGETALL', src)))
+  return true
+end
+-- The index scores of a bundle's names in one ZMSCORE per 2,000 (Redis >= 6.2), else one ZSCORE each.
+local can_mscore = true
+local function scores_of(names)
+  local out = {}
+  if can_mscore then
+    for i = 1, #names, 2000 do
+      local reply = redis.pcall('ZMSCORE', KEYS[1], unpack(names, i, math.min(i + 1999, #names)))
+      if type(reply) ~= 'table' or reply.err then
+        can_mscore = false
+        break
+      end
+      for k = 1, #reply do out[i + k - 1] = reply[k] end
+    end
+    if can_mscore then return out end
+  end
+  for i, name in ipairs(names) do out[i] = redis.call('ZSCORE', KEYS[1], name) end
+  return out
 end
 local function record(rkey, text)
   if redis.call('LPUSH', rkey, text) > limit then redis.call('LTRIM', rkey, 0, limit - 1) end
@@ -119,9 +146,10 @@ for _, b in ipairs(cjson.decode(ARGV[13])) do
   local expected, nextscore, qname, overlap, missed, due_iso, fires, names = unpack(b)
   expected = tonumber(expected)
   local nfires, qkey = #fires, queuep .. qname
-  for _, name in ipairs(names) do
+  local currents = scores_of(names)
+  for n, name in ipairs(names) do
     local skey, rkey = schedp .. name, runsp .. name
-    local current = redis.call('ZSCORE', KEYS[1], name)
+    local current = currents[n]
     local proceed = current and math.abs(tonumber(current) - expected) < 0.0005
     if proceed and nfires > 0 and redis.call('EXISTS', tplp .. name) == 0 then
       -- The job template is gone (Redis lost data): leave the index as it is, Python rewrites it.
@@ -145,10 +173,9 @@ for _, b in ipairs(cjson.decode(ARGV[13])) do
           skipped = skipped + 1
           record(rkey, cjson.encode({status='skipped', reason='overlap', fire_time=fire_iso,
             recorded_at=now}))
-        elseif redis.call('EXISTS', jkey) == 0 and redis.call('SET', guardp .. jid, jid, 'NX', 'EX', ttl) then
-          copy_hash(tplp .. name, jkey)
-          redis.call('HSET', jkey, 'created_at', rqnow, 'enqueued_at', rqnow, 'status', 'queued',
-            'origin', qname)
+        elseif redis.call('SET', guardp .. jid, jid, 'NX', 'EX', ttl) and copy_hash(tplp .. name, jkey) then
+          -- The template carries origin and every other field; only the times and status are per fire.
+          redis.call('HSET', jkey, 'created_at', rqnow, 'enqueued_at', rqnow, 'status', 'queued')
           local queued = pushes[qkey]
           if not queued then
             queued = {}
@@ -372,13 +399,43 @@ _SOURCES = {
     "earliest": EARLIEST,
     "record_outcome": RECORD_OUTCOME,
 }
-_registered: weakref.WeakKeyDictionary[Any, dict[str, Script]] = weakref.WeakKeyDictionary()
+_SHAS = {name: hashlib.sha1(source.encode()).hexdigest() for name, source in _SOURCES.items()}
 
 
-def script(connection: redis.Redis, name: str) -> Script:
-    """The registered script ``name`` for ``connection`` (EVALSHA, reloaded by redis-py after a restart)."""
-    scripts = _registered.get(connection)
-    if scripts is None:
-        scripts = {key: connection.register_script(source) for key, source in _SOURCES.items()}
-        _registered[connection] = scripts
-    return scripts[name]
+class Call:
+    """One scheduler script bound to a client: ``call(keys=[...], args=[...])`` runs it by EVALSHA.
+
+    It goes over the thread's kept connection (rqstack.redis_direct): a tick makes several of these
+    calls, and redis-py's own Script adds its per-call pool work and argument packing to each.
+    """
+
+    __slots__ = ("connection", "name")
+
+    def __init__(self, connection: redis.Redis, name: str) -> None:
+        self.connection = connection
+        self.name = name
+
+    def __call__(self, keys: Sequence[Arg] = (), args: Sequence[Arg] = ()) -> Any:
+        """The script's raw reply; loads the script first when Redis does not know it (restart, flush)."""
+        command = ("EVALSHA", _SHAS[self.name], len(keys), *keys, *args)
+        try:
+            return redis_direct.execute(self.connection, *command)
+        except NoScriptError:
+            self.connection.script_load(_SOURCES[self.name])
+            return redis_direct.execute(self.connection, *command)
+
+    def many(self, calls: Sequence[tuple[Sequence[Arg], Sequence[Arg]]]) -> list[Any]:
+        """Several (keys, args) runs in one round trip; replies in order."""
+        commands = [("EVALSHA", _SHAS[self.name], len(keys), *keys, *args) for keys, args in calls]
+        try:
+            return redis_direct.execute_many(self.connection, commands)
+        except NoScriptError:
+            self.connection.script_load(_SOURCES[self.name])
+            return redis_direct.execute_many(self.connection, commands)
+
+
+def script(connection: redis.Redis, name: str) -> Call:
+    """The script ``name`` for ``connection``; KeyError for an unknown name."""
+    if name not in _SOURCES:
+        raise KeyError(name)
+    return Call(connection, name)

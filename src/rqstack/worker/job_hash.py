@@ -149,9 +149,8 @@ def job_entry(prepared: PreparedJob, stamp: str) -> tuple[str, list[Any]]:
     job_id = prepared.job_id or new_job_id()
     retries_left = retry_intervals = ""
     if prepared.retry:
-        # What rq.Retry(max, interval=[round(i) ...] or 0) puts on the job.
         retries_left = str(prepared.retry)
-        retry_intervals = json.dumps([round(i) for i in prepared.retry_intervals] or [0])
+        retry_intervals = _rq_retry_intervals(prepared)
     return job_id, [
         job_id,
         prepared.queue,
@@ -165,6 +164,37 @@ def job_entry(prepared: PreparedJob, stamp: str) -> tuple[str, list[Any]]:
         retries_left,
         retry_intervals,
     ]
+
+
+def template_fields(prepared: PreparedJob) -> list[str | bytes]:
+    """The HSET field/value list of ``prepared``'s job hash without its id, times and status.
+
+    Schedules keep it as their job template; each fire copies it and adds those per-job fields.
+    """
+    fields: list[str | bytes] = [
+        "data",
+        _compressed(job_data(prepared)),
+        "description",
+        prepared.description,
+        "failure_ttl",
+        _FAILURE_TTL,
+        "meta",
+        _encode_meta(prepared.meta, prepared.definition.name),
+        "origin",
+        prepared.queue,
+        "result_ttl",
+        _RESULT_TTL,
+        "timeout",
+        _seconds(prepared.timeout),
+    ]
+    if prepared.retry:
+        fields += ["retries_left", str(prepared.retry), "retry_intervals", _rq_retry_intervals(prepared)]
+    return fields
+
+
+def _rq_retry_intervals(prepared: PreparedJob) -> str:
+    # What rq.Retry(max, interval=[round(i) ...] or 0) puts on the job.
+    return json.dumps([round(i) for i in prepared.retry_intervals] or [0])
 
 
 def write_jobs(connection: redis.Redis, entries: Sequence[Any]) -> None:
