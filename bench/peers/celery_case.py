@@ -57,22 +57,9 @@ def main() -> None:
     args = common.arguments()
     connection = common.client(args.url)
     if args.case == "enqueue":
-        started = time.perf_counter()
-        for i in range(args.n):
-            noop.delay(i)
-        elapsed = time.perf_counter() - started
-        queued = connection.llen("celery")
-        common.emit(args.n / elapsed, queued == args.n, f"{queued}/{args.n} queued", {"seconds": elapsed})
+        common.run_enqueue_case(args.n, noop.delay, lambda: connection.llen("celery"))
     elif args.case == "worker":
-        for i in range(args.n):
-            noop.delay(i)
-        worker = common.spawn(_worker(), args.url)
-        try:
-            rate, seconds = common.throughput(connection, args.n, [worker])
-            ok, counted = common.check_runs(connection, args.n)
-        finally:
-            common.stop(worker)
-        common.emit(rate, ok, counted, {"seconds": seconds, "concurrency": 2})
+        common.run_worker_case(connection, args.url, args.n, noop.delay, _worker(), {"concurrency": 2})
     elif args.case == "countdown":
         worker = common.spawn(_worker(), args.url)
         try:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import time
 
 import dramatiq
 import peer_common as common
@@ -28,22 +27,10 @@ def main() -> None:
     args = common.arguments()
     connection = common.client(args.url)
     if args.case == "enqueue":
-        started = time.perf_counter()
-        for i in range(args.n):
-            noop.send(i)
-        elapsed = time.perf_counter() - started
-        queued = connection.hlen("dramatiq:default.msgs")
-        common.emit(args.n / elapsed, queued == args.n, f"{queued}/{args.n} queued", {"seconds": elapsed})
+        common.run_enqueue_case(args.n, noop.send, lambda: connection.hlen("dramatiq:default.msgs"))
     elif args.case == "worker":
-        for i in range(args.n):
-            noop.send(i)
-        worker = common.spawn([str(common.BIN / "dramatiq"), "dramatiq_case", "-p", str(PROCESSES)], args.url)
-        try:
-            rate, seconds = common.throughput(connection, args.n, [worker])
-            ok, counted = common.check_runs(connection, args.n)
-        finally:
-            common.stop(worker)
-        common.emit(rate, ok, counted, {"seconds": seconds, "processes": PROCESSES})
+        argv = [str(common.BIN / "dramatiq"), "dramatiq_case", "-p", str(PROCESSES)]
+        common.run_worker_case(connection, args.url, args.n, noop.send, argv, {"processes": PROCESSES})
     else:
         raise SystemExit(f"unknown case {args.case}")
 

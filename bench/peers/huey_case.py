@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import time
 
 import peer_common as common
 import redis
@@ -26,25 +25,10 @@ def main() -> None:
     args = common.arguments()
     connection = common.client(args.url)
     if args.case == "enqueue":
-        started = time.perf_counter()
-        for i in range(args.n):
-            noop(i)
-        elapsed = time.perf_counter() - started
-        pending = huey.pending_count()
-        common.emit(args.n / elapsed, pending == args.n, f"{pending}/{args.n} pending", {"seconds": elapsed})
+        common.run_enqueue_case(args.n, noop, huey.pending_count)
     elif args.case == "worker":
-        for i in range(args.n):
-            noop(i)
-        consumer = common.spawn(
-            [str(common.BIN / "huey_consumer"), "huey_case.huey", "-k", "thread", "-w", str(THREADS), "-q"],
-            args.url,
-        )
-        try:
-            rate, seconds = common.throughput(connection, args.n, [consumer])
-            ok, counted = common.check_runs(connection, args.n)
-        finally:
-            common.stop(consumer)
-        common.emit(rate, ok, counted, {"seconds": seconds, "threads": THREADS})
+        argv = [str(common.BIN / "huey_consumer"), "huey_case.huey", "-k", "thread", "-w", str(THREADS), "-q"]
+        common.run_worker_case(connection, args.url, args.n, noop, argv, {"threads": THREADS})
     else:
         raise SystemExit(f"unknown case {args.case}")
 

@@ -114,6 +114,36 @@ def throughput(
     return ((n - 1) / (done - first) if done > first else 0.0), done - first
 
 
+def run_enqueue_case(n: int, send: Callable[[int], object], queued: Callable[[], int]) -> None:
+    """Time ``send(i)`` for i < n, count what the peer queued, and emit the rate."""
+    started = time.perf_counter()
+    for i in range(n):
+        send(i)
+    elapsed = time.perf_counter() - started
+    count = queued()
+    emit(n / elapsed, count == n, f"{count}/{n} queued", {"seconds": elapsed})
+
+
+def run_worker_case(
+    connection: redis.Redis,
+    url: str,
+    n: int,
+    send: Callable[[int], object],
+    worker_argv: Sequence[str],
+    extra: dict[str, Any],
+) -> None:
+    """Queue n no-op jobs, start the peer's worker, and emit its throughput with the exactly-once count."""
+    for i in range(n):
+        send(i)
+    worker = spawn(worker_argv, url)
+    try:
+        rate, seconds = throughput(connection, n, [worker])
+        ok, counted = check_runs(connection, n)
+    finally:
+        stop(worker)
+    emit(rate, ok, counted, {"seconds": seconds, **extra})
+
+
 def check_runs(connection: redis.Redis, n: int) -> tuple[bool, str]:
     """Every job number ran exactly once."""
     time.sleep(0.3)  # a duplicate would land here
