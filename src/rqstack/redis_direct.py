@@ -70,23 +70,27 @@ def execute(client: redis.Redis, *args: Arg) -> Any:
     return _run(client, pack(args), 1)[0]
 
 
-def execute_many(client: redis.Redis, commands: Sequence[Sequence[Arg]]) -> list[Any]:
+def execute_many(
+    client: redis.Redis, commands: Sequence[Sequence[Arg]], *, raise_on_error: bool = True
+) -> list[Any]:
     """Several commands in one round trip (a pipeline without MULTI); raw replies in order.
 
     Every reply is read before the first error reply is raised, so the connection stays in step.
+    With ``raise_on_error=False`` an error reply comes back in its place as a ResponseError.
     """
-    return _run(client, b"".join(pack(command) for command in commands), len(commands))
+    packed = b"".join(pack(command) for command in commands)
+    return _run(client, packed, len(commands), raise_on_error)
 
 
-def _run(client: redis.Redis, packed: bytes, count: int) -> list[Any]:
+def _run(client: redis.Redis, packed: bytes, count: int, raise_on_error: bool = True) -> list[Any]:
     if client.connection is not None:
         # A single-connection client already skips the pool; its lock keeps threads apart.
         with client.single_connection_lock:
-            return _send(client.connection, packed, count)
-    return _send(_held(client.connection_pool).connection, packed, count)
+            return _send(client.connection, packed, count, raise_on_error)
+    return _send(_held(client.connection_pool).connection, packed, count, raise_on_error)
 
 
-def _send(connection: AbstractConnection, packed: bytes, count: int) -> list[Any]:
+def _send(connection: AbstractConnection, packed: bytes, count: int, raise_on_error: bool) -> list[Any]:
     try:
         connection.send_packed_command((packed,))
         replies = _read(connection, count)
@@ -102,9 +106,10 @@ def _send(connection: AbstractConnection, packed: bytes, count: int) -> list[Any
         # A timeout or an interrupt can leave half a reply on the socket: never reuse it.
         connection.disconnect()
         raise
-    for reply in replies:
-        if isinstance(reply, redis.ResponseError):
-            raise reply
+    if raise_on_error:
+        for reply in replies:
+            if isinstance(reply, redis.ResponseError):
+                raise reply
     return replies
 
 

@@ -267,3 +267,17 @@ def test_a_stored_schedule_that_cannot_become_a_job_does_not_stop_the_others(con
     assert result.fired == 1
     assert queued(connection) == [f"good-{int((T0 + timedelta(minutes=1)).timestamp())}"]
     assert store.history("broken")[0]["status"] == "error"
+
+
+def test_a_tick_after_redis_forgot_its_scripts_runs_each_step_once(connection: redis.Redis) -> None:
+    store = store_at(connection, T0)
+    store.create(Schedule("flushed", "demo.echo", every=60))
+    scheduler = Scheduler(connection)
+    assert scheduler.tick(T0).fired == 0
+    connection.script_flush()  # what a Redis restart without persistence of scripts does
+    result = scheduler.tick(T0 + timedelta(minutes=1))
+    assert result.leader and result.fired == 1
+    assert queued(connection) == [f"flushed-{int((T0 + timedelta(minutes=1)).timestamp())}"]
+    # The tick's own record ran once, not once more when the scripts were loaded again.
+    assert connection.hget(constants.SCHEDULER_STATE_KEY, "ticks_total") == b"2"
+    assert connection.hget(constants.SCHEDULER_STATE_KEY, "fired_total") == b"1"

@@ -81,12 +81,19 @@ class Firer:
         self._compiled: dict[str, _Compiled] = {}
         self._version: bytes | None = None
 
-    def fire_due(self, now: datetime, fence: Sequence[str]) -> FireCounts:
-        """Fire every schedule due at ``now`` (up to one batch)."""
-        text, version = scripts.script(self.connection, "due_batch")(
+    def due_command(self, now: datetime) -> tuple[Any, ...]:
+        """The read of the due batch at ``now``; its reply goes to ``fire_due``."""
+        return scripts.command(
+            "due_batch",
             keys=[constants.SCHEDULE_DUE_KEY, constants.SCHEDULE_VERSION_KEY],
             args=[repr(now.timestamp()), self.batch_size],
         )
+
+    def fire_due(self, now: datetime, fence: Sequence[str], due_reply: Any = None) -> FireCounts:
+        """Fire every schedule due at ``now`` (up to one batch); ``due_reply`` if ``due_command`` ran."""
+        if due_reply is None:
+            due_reply = scripts.run_many(self.connection, [self.due_command(now)])[0]
+        text, version = due_reply
         if not text:
             return FireCounts()
         words = as_text(text).split(" ")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import socket
 import uuid
+from typing import Any
 
 import redis
 
@@ -33,11 +34,19 @@ class Lease:
 
     def acquire(self) -> int:
         """Renew our lease or take a free one; the fence token when we lead, else 0."""
-        token = scripts.script(self.connection, "acquire_lease")(
+        return self.accept(scripts.run_many(self.connection, [self.acquire_command()])[0])
+
+    def acquire_command(self) -> tuple[Any, ...]:
+        """The command ``acquire`` sends, for a caller that sends it with others in one round trip."""
+        return scripts.command(
+            "acquire_lease",
             keys=[constants.SCHEDULER_LEADER_KEY, constants.SCHEDULER_FENCE_KEY],
             args=[self.owner, self.lease_ms],
         )
-        self.token = int(token or 0)
+
+    def accept(self, reply: Any) -> int:
+        """Take the reply of ``acquire_command``: the fence token when we lead, else 0."""
+        self.token = int(reply or 0)
         return self.token
 
     def release(self) -> bool:

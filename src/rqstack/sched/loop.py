@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 import redis
 from redis.client import PubSub
@@ -79,22 +80,35 @@ class Scheduler:
         return self.lease.owner
 
     def tick(self, now: datetime) -> TickResult:
-        """One pass at ``now``: renew the lease, fire due schedules, move due jobs, find the next due."""
+        """One pass at ``now``: renew the lease, fire due schedules, move due jobs, find the next due.
+
+        Reads that do not depend on each other share a round trip: the lease renewal, the pause flag
+        and the due batch come in one, the next due instant and the tick's state record in another.
+        A delayed job due now is moved on the second round trip of the tick that wakes for it.
+        """
+        previous = self.lease.token
+        lease_reply, paused_flag, due_reply = scripts.run_many(
+            self.connection,
+            [
+                self.lease.acquire_command() if self.use_lease else ("PING",),
+                ("HGET", constants.SCHEDULER_STATE_KEY, "paused"),
+                self.firer.due_command(now),
+            ],
+        )
         if self.use_lease:
-            previous = self.lease.token
-            if not self.lease.acquire():
+            if not self.lease.accept(lease_reply):
                 if previous:
                     logger.warning("scheduler %s lost the lease; another scheduler leads now", self.owner)
                 return TickResult(leader=False)
             if self.lease.token != previous:
                 logger.info("scheduler %s leads (fence %s)", self.owner, self.lease.token)
         fence = self.lease.fence_args() if self.use_lease else ["", ""]
-        paused = self.connection.hget(constants.SCHEDULER_STATE_KEY, "paused") in (b"1", "1")
+        paused = paused_flag in (b"1", "1")
         counts = FireCounts()
         moved, more = 0, False
         try:
             if not paused:
-                counts = self.firer.fire_due(now, fence)
+                counts = self.firer.fire_due(now, fence, due_reply)
                 moved_registry, more_registry = move_registries(self.connection, now, fence, self.batch_size)
                 moved_set, more_set = move_rq_scheduler(self.connection, now, fence, self.batch_size)
                 moved = moved_registry + moved_set
@@ -104,8 +118,11 @@ class Scheduler:
             return TickResult(leader=False)
         if counts.missed_fires and self.on_missed is not None:
             self.on_missed(counts.missed_fires)
-        next_due, paused = self._earliest()
-        self._record_state(now, counts.lag, counts.fired, moved)
+        earliest_reply, *_ = scripts.run_many(
+            self.connection,
+            [self._earliest_command(), *self._state_commands(now, counts.lag, counts.fired, moved)],
+        )
+        next_due, paused = self._read_earliest(earliest_reply)
         if self.on_tick is not None:
             self.on_tick()
         return TickResult(
@@ -113,7 +130,12 @@ class Scheduler:
         )
 
     def _earliest(self) -> tuple[float | None, bool]:
-        reply = scripts.script(self.connection, "earliest")(
+        return self._read_earliest(scripts.run_many(self.connection, [self._earliest_command()])[0])
+
+    @staticmethod
+    def _earliest_command() -> tuple[Any, ...]:
+        return scripts.command(
+            "earliest",
             keys=[
                 constants.SCHEDULE_DUE_KEY,
                 constants.RQ_QUEUES_KEY,
@@ -122,26 +144,34 @@ class Scheduler:
             ],
             args=[constants.RQ_SCHEDULED_REGISTRY_PREFIX, constants.RQ_QUEUE_KEY_PREFIX],
         )
+
+    @staticmethod
+    def _read_earliest(reply: Any) -> tuple[float | None, bool]:
         best, paused = reply
         return (None if not best else float(best)), bool(paused)
 
-    def _record_state(self, now: datetime, lag: float, fired: int, moved: int) -> None:
-        with self.connection.pipeline(transaction=False) as pipe:
-            pipe.hset(
-                constants.SCHEDULER_STATE_KEY,
-                mapping={
-                    "leader": self.owner,
-                    "fence": self.lease.token,
-                    "last_tick": now.isoformat(),
-                    "lag": f"{max(0.0, lag):.6f}",
-                },
-            )
-            pipe.hincrby(constants.SCHEDULER_STATE_KEY, "ticks_total", 1)
-            if fired:
-                pipe.hincrby(constants.SCHEDULER_STATE_KEY, "fired_total", fired)
-            if moved:
-                pipe.hincrby(constants.SCHEDULER_STATE_KEY, "moved_total", moved)
-            pipe.execute()
+    def _state_commands(self, now: datetime, lag: float, fired: int, moved: int) -> list[tuple[Any, ...]]:
+        state = constants.SCHEDULER_STATE_KEY
+        commands: list[tuple[Any, ...]] = [
+            (
+                "HSET",
+                state,
+                "leader",
+                self.owner,
+                "fence",
+                self.lease.token,
+                "last_tick",
+                now.isoformat(),
+                "lag",
+                f"{max(0.0, lag):.6f}",
+            ),
+            ("HINCRBY", state, "ticks_total", 1),
+        ]
+        if fired:
+            commands.append(("HINCRBY", state, "fired_total", fired))
+        if moved:
+            commands.append(("HINCRBY", state, "moved_total", moved))
+        return commands
 
     def run(self, *, burst: bool = False) -> None:
         """Tick until ``request_stop``; sleep until the next due instant, woken early by a publish."""

@@ -434,6 +434,31 @@ class Call:
             return redis_direct.execute_many(self.connection, commands)
 
 
+def command(name: str, keys: Sequence[Arg] = (), args: Sequence[Arg] = ()) -> tuple[Arg, ...]:
+    """The EVALSHA command of script ``name``, for ``run_many``."""
+    return ("EVALSHA", _SHAS[name], len(keys), *keys, *args)
+
+
+def run_many(connection: redis.Redis, commands: Sequence[Sequence[Arg]]) -> list[Any]:
+    """Scripts (from ``command``) and plain commands in one round trip; raw replies in order.
+
+    A script Redis does not know (restart, flush) is loaded and run again on its own; every other
+    command ran once. Other error replies raise ResponseError.
+    """
+    replies = redis_direct.execute_many(connection, commands, raise_on_error=False)
+    unknown = [i for i, reply in enumerate(replies) if isinstance(reply, NoScriptError)]
+    if unknown:
+        for source in _SOURCES.values():
+            connection.script_load(source)
+        again = redis_direct.execute_many(connection, [commands[i] for i in unknown], raise_on_error=False)
+        for i, reply in zip(unknown, again, strict=True):
+            replies[i] = reply
+    for reply in replies:
+        if isinstance(reply, redis.ResponseError):
+            raise reply
+    return replies
+
+
 def script(connection: redis.Redis, name: str) -> Call:
     """The script ``name`` for ``connection``; KeyError for an unknown name."""
     if name not in _SOURCES:
