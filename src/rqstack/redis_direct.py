@@ -14,6 +14,7 @@ retried: the command may still be running.
 from __future__ import annotations
 
 import contextlib
+import hashlib
 import os
 import threading
 import weakref
@@ -23,6 +24,7 @@ from typing import Any
 import redis
 from redis.connection import AbstractConnection, Connection, ConnectionPool
 from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import NoScriptError
 
 _local = threading.local()
 #: Bumped in a forked child: a connection held before the fork belongs to the parent.
@@ -68,6 +70,26 @@ def execute(client: redis.Redis, *args: Arg) -> Any:
     ResponseError (or its NoScriptError kind) like redis-py.
     """
     return _run(client, pack(args), 1)[0]
+
+
+class Script:
+    """A Lua script run by EVALSHA over the kept connection; loaded again when Redis has lost it."""
+
+    __slots__ = ("sha", "source")
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+        self.sha = hashlib.sha1(source.encode()).hexdigest()
+
+    def __call__(self, client: redis.Redis, keys: Sequence[Arg] = (), args: Sequence[Arg] = ()) -> Any:
+        """The script's raw reply."""
+        command = ("EVALSHA", self.sha, len(keys), *keys, *args)
+        try:
+            return execute(client, *command)
+        except NoScriptError:
+            # Nothing ran: Redis restarted or flushed its script cache since the last call.
+            client.script_load(self.source)
+            return execute(client, *command)
 
 
 def execute_many(

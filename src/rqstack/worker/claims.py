@@ -9,15 +9,15 @@ back in the same reply, so a claimed job needs no further read.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from uuid import uuid4
 
 import redis
 from rq.job import Job
 
-from rqstack.serializer import JSONFirstSerializer
+from rqstack import redis_direct
+from rqstack.serializer import blank_job
 from rqstack.worker.bookkeeping import RQ_DEFAULT_RESULT_TTL, ExecRef, rq_time
 from rqstack.worker.unique import unique_key_of
 
@@ -116,14 +116,43 @@ return {deps, out}
 """
 
 
-@dataclass
 class Claimed:
-    """A job this worker took from its queue, with its execution id and raw hash."""
+    """A job this worker took from its queue, with its execution id and raw hash.
 
-    ref: ExecRef
-    job: Job
-    started: float
-    raw: dict[bytes, bytes]
+    The RQ Job is restored from the hash on first use: a batch of claimed jobs then costs its
+    first job no more than one restore before it starts.
+    """
+
+    __slots__ = ("_job", "_worker_name", "connection", "raw", "ref", "started")
+
+    def __init__(
+        self,
+        ref: ExecRef,
+        raw: dict[bytes, bytes],
+        started: float,
+        connection: redis.Redis,
+        worker_name: str,
+    ) -> None:
+        self.ref = ref
+        self.raw = raw
+        self.started = started
+        self.connection = connection
+        self._worker_name = worker_name
+        self._job: Job | None = None
+
+    @property
+    def job(self) -> Job:
+        """The claimed job as RQ sees it: status started, at ``started``, on this worker."""
+        job = self._job
+        if job is None:
+            # Two threads may both restore it; either copy is the same job.
+            job = blank_job(self.ref.job_id, self.connection)
+            job.restore(self.raw)
+            job._status = "started"  # type: ignore[assignment]  # the script set it after reading
+            job.started_at = datetime.fromtimestamp(self.started, UTC)
+            job.worker_name = self._worker_name
+            self._job = job
+        return job
 
 
 class Claimer:
@@ -136,7 +165,7 @@ class Claimer:
         self.worker_name = worker_name
         self.queue_names = list(queue_names)
         self.ttl = ttl
-        self._script = connection.register_script(CLAIM_AND_FINISH)
+        self._script = redis_direct.Script(CLAIM_AND_FINISH)
         self._prefix = uuid4().hex[:16]
         self._counter = 0
 
@@ -165,16 +194,11 @@ class Claimer:
             args += [job.id, claimed.ref.queue, claimed.ref.execution_id, repr(claimed.started), result, ttl]
             args.append(unique_key_of(job.meta) or "")
         args += self.queue_names
-        deps, rows = self._script(args=args)
+        deps, rows = self._script(self.connection, args=args)
         self._counter += len(rows)
         claimed_jobs = []
         for queue, job_id, execution_id, flat in rows:
             fields = dict(zip(flat[::2], flat[1::2], strict=True))
-            job = Job(job_id.decode(), connection=self.connection, serializer=JSONFirstSerializer)
-            job.restore(fields)
-            job._status = "started"  # type: ignore[assignment]  # the script set it after reading
-            job.started_at = now
-            job.worker_name = self.worker_name
-            ref = ExecRef(queue.decode(), job.id, execution_id.decode())
-            claimed_jobs.append(Claimed(ref, job, now_ts, fields))
+            ref = ExecRef(queue.decode(), job_id.decode(), execution_id.decode())
+            claimed_jobs.append(Claimed(ref, fields, now_ts, self.connection, self.worker_name))
         return claimed_jobs, {d.decode() for d in deps}

@@ -32,6 +32,7 @@ from redis.client import Pipeline
 from rq.job import Job
 from rq.timeouts import JobTimeoutException
 
+from rqstack import redis_direct
 from rqstack.constants import (
     DEFAULT_JOB_TIMEOUT_SECONDS,
     RQ_PUBSUB_CHANNEL_PREFIX,
@@ -235,14 +236,20 @@ class FastWorker(StopControl):
 
     def _wait_for_work(self) -> tuple[str, str] | None:
         """Block until a queue has a job; with several queues the popped id is handed to the claim."""
-        self.connection.hset(self.key, "state", "idle")
         keys = [RQ_QUEUE_KEY_PREFIX + q for q in self.queue_names]
+        idle = ("HSET", self.key, "state", "idle")
+        wait = self.options.idle_wait
         if len(keys) == 1:
             # Moving the head onto itself blocks until the list is non-empty without taking the job,
-            # so a crash here loses nothing; the claim script pops it atomically.
-            self.connection.blmove(keys[0], keys[0], self.options.idle_wait, "LEFT", "LEFT")  # type: ignore[arg-type]
+            # so a crash here loses nothing; the claim script pops it atomically. The idle mark goes
+            # in the same round trip.
+            redis_direct.execute_many(
+                self.connection, [idle, ("BLMOVE", keys[0], keys[0], "LEFT", "LEFT", wait)]
+            )
             return None
-        popped: list[bytes] | None = self.connection.blpop(keys, self.options.idle_wait)  # type: ignore[assignment]
+        popped: list[bytes] | None = redis_direct.execute_many(
+            self.connection, [idle, ("BLPOP", *keys, wait)]
+        )[1]
         if not popped:
             return None
         return popped[0].decode().removeprefix(RQ_QUEUE_KEY_PREFIX), popped[1].decode()

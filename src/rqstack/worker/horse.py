@@ -22,7 +22,7 @@ from typing import Any
 import redis
 from rq.job import Job
 
-from rqstack.serializer import JSONFirstSerializer
+from rqstack.serializer import blank_job
 from rqstack.worker.execute import Outcome, run_job, timeout_message
 
 logger = logging.getLogger(__name__)
@@ -163,7 +163,7 @@ def _serve(connection: redis.Redis, conn: Connection, max_jobs: int) -> None:  #
         if message is None:
             return
         job_id, fields = message
-        job = Job(job_id, connection=client, serializer=JSONFirstSerializer)
+        job = blank_job(job_id, client)
         job.restore(fields)
         outcome = run_job(job)
         conn.send((outcome.kind, outcome.result_b64, outcome.exc_string, outcome.retryable))

@@ -8,7 +8,6 @@ empty ones, which RQ reads as missing); tests/integration/test_enqueue_hash.py c
 from __future__ import annotations
 
 import functools
-import hashlib
 import json
 import math
 import os
@@ -19,7 +18,6 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 import redis
-from redis.exceptions import NoScriptError
 
 from rqstack import redis_direct
 from rqstack.constants import (
@@ -91,7 +89,7 @@ for i = 1, #ARGV, {ENTRY_SIZE} do
 end
 return #ARGV
 """
-_WRITE_JOBS_SHA = hashlib.sha1(WRITE_JOBS.encode()).hexdigest()
+_WRITE_JOBS = redis_direct.Script(WRITE_JOBS)
 
 
 def timestamp_now() -> str:
@@ -198,13 +196,8 @@ def _rq_retry_intervals(prepared: PreparedJob) -> str:
 
 
 def write_jobs(connection: redis.Redis, entries: Sequence[Any]) -> None:
-    """Run WRITE_JOBS over the concatenated ``job_entry`` arguments, loading the script if Redis lost it."""
-    try:
-        redis_direct.execute(connection, "EVALSHA", _WRITE_JOBS_SHA, 0, *entries)
-    except NoScriptError:
-        # Nothing ran: Redis restarted or flushed its script cache since the last call.
-        connection.script_load(WRITE_JOBS)
-        redis_direct.execute(connection, "EVALSHA", _WRITE_JOBS_SHA, 0, *entries)
+    """Run WRITE_JOBS over the concatenated ``job_entry`` arguments."""
+    _WRITE_JOBS(connection, args=entries)
 
 
 def _compressed(data: bytes) -> bytes:
