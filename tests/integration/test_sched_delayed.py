@@ -14,6 +14,7 @@ from rq.utils import utcparse
 from rq_scheduler import Scheduler as RQScheduler
 
 from rqstack import constants
+from rqstack.sched.control import pause_scheduler, resume_scheduler
 from rqstack.sched.loop import Scheduler
 from rqstack.worker.enqueue import EnqueueRequest, enqueue
 from rqstack.worker.jobs.registry import load_jobs
@@ -42,6 +43,28 @@ def test_registry_job_moves_at_its_exact_instant(connection: redis.Redis) -> Non
     assert job.get_status() == "queued"
     assert job.enqueued_at is not None and job.enqueued_at >= due
     assert connection.zcard(constants.RQ_SCHEDULED_REGISTRY_PREFIX + "default") == 0
+
+
+def test_a_leading_scheduler_moves_nothing_while_paused(connection: redis.Redis) -> None:
+    due = T0 + timedelta(seconds=10)
+    scheduler = Scheduler(connection)
+    assert scheduler.tick(T0).leader  # it leads: its next tick sends the moves with the lease renewal
+    own = enqueue(connection, EnqueueRequest("demo.echo", args=[1], at=due), now=T0)
+    stock = RQScheduler(connection=connection).enqueue_at(due.replace(tzinfo=None), "builtins.print", "x")
+    pause_scheduler(connection)
+    paused = scheduler.tick(due + timedelta(seconds=1))
+    assert paused.paused and paused.moved == 0
+    assert queue_ids(connection) == []
+    resume_scheduler(connection)
+    assert scheduler.tick(due + timedelta(seconds=2)).moved == 2
+    assert sorted(queue_ids(connection)) == sorted([own.job_id, stock.id])
+
+
+def test_a_new_leader_moves_due_jobs_on_its_first_tick(connection: redis.Redis) -> None:
+    due = T0 + timedelta(seconds=10)
+    own = enqueue(connection, EnqueueRequest("demo.echo", args=[1], at=due), now=T0)
+    assert Scheduler(connection).tick(due).moved == 1
+    assert queue_ids(connection) == [own.job_id]
 
 
 def test_stock_rq_enqueue_at_and_missing_jobs(connection: redis.Redis) -> None:

@@ -28,12 +28,20 @@ def move_registries(
     connection: redis.Redis, now: datetime, fence: Sequence[str], batch: int = constants.SCHEDULER_BATCH_SIZE
 ) -> tuple[int, bool]:
     """Move due jobs of every ``rq:scheduled:<queue>`` in one Lua call; (moved, more are due)."""
-    reply = scripts.script(connection, "move_registries")(
+    reply = scripts.run_many(connection, [registries_command(now, fence, batch)])[0]
+    return finish_registries(connection, reply)
+
+
+def registries_command(now: datetime, fence: Sequence[str], batch: int) -> tuple[Any, ...]:
+    """The script call ``move_registries`` makes, for a caller that sends it with other commands."""
+    return scripts.command(
+        "move_registries",
         keys=[
             constants.RQ_SCHEDULED_REGISTRY_PREFIX,
             constants.SCHEDULER_LEADER_KEY,
             constants.SCHEDULER_FENCE_KEY,
             constants.RQ_QUEUES_KEY,
+            constants.SCHEDULER_STATE_KEY,
         ],
         args=[
             *fence,
@@ -45,6 +53,10 @@ def move_registries(
             constants.RQ_JOB_KEY_PREFIX,
         ],
     )
+
+
+def finish_registries(connection: redis.Redis, reply: Any) -> tuple[int, bool]:
+    """(moved, more are due) from the reply of ``registries_command``; LeaseLost when fenced out."""
     if reply == -1:
         raise LeaseLost()
     moved, more, slow = int(reply[0]), bool(reply[1]), reply[2]
@@ -78,20 +90,19 @@ def move_rq_scheduler(
     connection: redis.Redis, now: datetime, fence: Sequence[str], batch: int = constants.SCHEDULER_BATCH_SIZE
 ) -> tuple[int, bool]:
     """Serve rq-scheduler's set: one-shots and periodic jobs in Lua, the rest through rq-scheduler's code."""
-    keys = [
-        constants.RQ_SCHEDULER_JOBS_KEY,
-        constants.SCHEDULER_LEADER_KEY,
-        constants.SCHEDULER_FENCE_KEY,
-        constants.RQ_QUEUES_KEY,
-    ]
-    common = [
-        *fence,
-        repr(now.timestamp()),
-        utcformat(now),
-        constants.RQ_QUEUE_KEY_PREFIX,
-        constants.RQ_JOB_KEY_PREFIX,
-    ]
-    reply = scripts.script(connection, "move_scheduler_set")(keys=keys, args=[*common, batch])
+    reply = scripts.run_many(connection, [scheduler_set_command(now, fence, batch)])[0]
+    return finish_scheduler_set(connection, now, fence, batch, reply)
+
+
+def scheduler_set_command(now: datetime, fence: Sequence[str], batch: int) -> tuple[Any, ...]:
+    """The script call ``move_rq_scheduler`` starts with, for a caller that sends it with others."""
+    return scripts.command("move_scheduler_set", keys=_SET_KEYS, args=[*_set_common(now, fence), batch])
+
+
+def finish_scheduler_set(
+    connection: redis.Redis, now: datetime, fence: Sequence[str], batch: int, reply: Any
+) -> tuple[int, bool]:
+    """(moved, more are due) from the reply of ``scheduler_set_command``, serving periodic and other jobs."""
     if reply == -1:
         raise LeaseLost()
     moved, seen = int(reply[0]), int(reply[1])
@@ -100,13 +111,34 @@ def move_rq_scheduler(
     if periodic:
         pairs = _next_runs(connection, periodic, now, others)
         if pairs:
-            done = scripts.script(connection, "move_scheduler_periodic")(keys=keys, args=[*common, *pairs])
+            done = scripts.script(connection, "move_scheduler_periodic")(
+                keys=_SET_KEYS, args=[*_set_common(now, fence), *pairs]
+            )
             if done == -1:
                 raise LeaseLost()
             moved += int(done)
     if others:
         moved += _move_special(connection, others)
     return moved, seen >= batch
+
+
+_SET_KEYS = (
+    constants.RQ_SCHEDULER_JOBS_KEY,
+    constants.SCHEDULER_LEADER_KEY,
+    constants.SCHEDULER_FENCE_KEY,
+    constants.RQ_QUEUES_KEY,
+    constants.SCHEDULER_STATE_KEY,
+)
+
+
+def _set_common(now: datetime, fence: Sequence[str]) -> list[Any]:
+    return [
+        *fence,
+        repr(now.timestamp()),
+        utcformat(now),
+        constants.RQ_QUEUE_KEY_PREFIX,
+        constants.RQ_JOB_KEY_PREFIX,
+    ]
 
 
 def _next_runs(connection: redis.Redis, ids: list[str], now: datetime, leftovers: list[str]) -> list[str]:

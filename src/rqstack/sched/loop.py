@@ -16,7 +16,13 @@ from redis.client import PubSub
 
 from rqstack import constants
 from rqstack.sched import scripts
-from rqstack.sched.delayed import LeaseLost, move_registries, move_rq_scheduler
+from rqstack.sched.delayed import (
+    LeaseLost,
+    finish_registries,
+    finish_scheduler_set,
+    registries_command,
+    scheduler_set_command,
+)
 from rqstack.sched.firer import FireCounts, Firer, MissedFire
 from rqstack.sched.leader import Lease
 
@@ -80,21 +86,29 @@ class Scheduler:
         return self.lease.owner
 
     def tick(self, now: datetime) -> TickResult:
-        """One pass at ``now``: renew the lease, fire due schedules, move due jobs, find the next due.
+        """One pass at ``now``: renew the lease, move due jobs, fire due schedules, find the next due.
 
-        Reads that do not depend on each other share a round trip: the lease renewal, the pause flag
-        and the due batch come in one, the next due instant and the tick's state record in another.
-        A delayed job due now is moved on the second round trip of the tick that wakes for it.
+        Reads that do not depend on each other share a round trip: the lease renewal, the pause flag,
+        the due batch and (when this process led at its last tick) the delayed-job moves come in one,
+        the next due instant and the tick's state record in another. The moves are fenced by the
+        lease token and skip themselves while paused, so a job due now reaches its queue on the first
+        round trip of the tick that wakes for it.
         """
         previous = self.lease.token
-        lease_reply, paused_flag, due_reply = scripts.run_many(
-            self.connection,
-            [
-                self.lease.acquire_command() if self.use_lease else ("PING",),
-                ("HGET", constants.SCHEDULER_STATE_KEY, "paused"),
-                self.firer.due_command(now),
-            ],
-        )
+        early = previous != 0 or not self.use_lease
+        previous_fence = [self.owner, str(previous)] if self.use_lease else ["", ""]
+        commands = [
+            self.lease.acquire_command() if self.use_lease else ("PING",),
+            ("HGET", constants.SCHEDULER_STATE_KEY, "paused"),
+            self.firer.due_command(now),
+        ]
+        if early:
+            commands += [
+                registries_command(now, previous_fence, self.batch_size),
+                scheduler_set_command(now, previous_fence, self.batch_size),
+            ]
+        replies = scripts.run_many(self.connection, commands)
+        lease_reply, paused_flag, due_reply = replies[:3]
         if self.use_lease:
             if not self.lease.accept(lease_reply):
                 if previous:
@@ -108,11 +122,24 @@ class Scheduler:
         moved, more = 0, False
         try:
             if not paused:
+                # Fenced out with the old token (a new one was just taken): move after firing instead.
+                moves = replies[3:] if early and replies[3] != -1 else None
+                if moves is not None:
+                    moved, more = self._finish_moves(now, fence, moves)
                 counts = self.firer.fire_due(now, fence, due_reply)
-                moved_registry, more_registry = move_registries(self.connection, now, fence, self.batch_size)
-                moved_set, more_set = move_rq_scheduler(self.connection, now, fence, self.batch_size)
-                moved = moved_registry + moved_set
-                more = counts.more or more_registry or more_set
+                if moves is None:
+                    moved, more = self._finish_moves(
+                        now,
+                        fence,
+                        scripts.run_many(
+                            self.connection,
+                            [
+                                registries_command(now, fence, self.batch_size),
+                                scheduler_set_command(now, fence, self.batch_size),
+                            ],
+                        ),
+                    )
+                more = more or counts.more
         except LeaseLost:
             logger.warning("scheduler %s lost the lease mid-tick; another scheduler leads now", self.owner)
             return TickResult(leader=False)
@@ -128,6 +155,11 @@ class Scheduler:
         return TickResult(
             True, paused, counts.fired, counts.skipped, counts.missed, moved, more, next_due, counts.lag
         )
+
+    def _finish_moves(self, now: datetime, fence: list[str], replies: list[Any]) -> tuple[int, bool]:
+        moved_registry, more_registry = finish_registries(self.connection, replies[0])
+        moved_set, more_set = finish_scheduler_set(self.connection, now, fence, self.batch_size, replies[1])
+        return moved_registry + moved_set, more_registry or more_set
 
     def _earliest(self) -> tuple[float | None, bool]:
         return self._read_earliest(scripts.run_many(self.connection, [self._earliest_command()])[0])

@@ -254,14 +254,16 @@ local function queue_job(jkey, qkey, id, enqueued_at)
 end
 """
 
-#: KEYS: (unused), leader, fence, rq:queues. ARGV: owner, token, now, enqueued_at, batch, registry
-#: prefix, queue prefix, job prefix. Moves due jobs of every RQ ScheduledJobRegistry; rate-limited
-#: ones are returned for RQ's own code. Returns {moved, more, {queue, id, ...}} or -1 when fenced out.
+#: KEYS: (unused), leader, fence, rq:queues, scheduler state. ARGV: owner, token, now, enqueued_at,
+#: batch, registry prefix, queue prefix, job prefix. Moves due jobs of every RQ ScheduledJobRegistry;
+#: rate-limited ones are returned for RQ's own code. Returns {moved, more, {queue, id, ...}}, nothing
+#: moved while the scheduler is paused, or -1 when fenced out.
 MOVE_REGISTRIES = (
     _FENCE
     + _QUEUE_JOB
     + """
 if not fenced(ARGV[1], ARGV[2]) then return -1 end
+if redis.call('HGET', KEYS[5], 'paused') == '1' then return {0, 0, {}} end
 local budget = tonumber(ARGV[5])
 local moved, more, slow = 0, 0, {}
 for _, qkey in ipairs(redis.call('SMEMBERS', KEYS[4])) do
@@ -292,8 +294,9 @@ return {moved, more, slow}
 """
 )
 
-#: KEYS: rq-scheduler set, leader, fence, rq:queues. ARGV: owner, token, now, enqueued_at, queue
-#: prefix, job prefix, batch. Moves due one-shot jobs; returns {moved, seen, periodic ids, other ids}:
+#: KEYS: rq-scheduler set, leader, fence, rq:queues, scheduler state. ARGV: owner, token, now,
+#: enqueued_at, queue prefix, job prefix, batch. Moves due one-shot jobs (none while the scheduler is
+#: paused); returns {moved, seen, periodic ids, other ids}:
 #: periodic (interval/cron without repeat count) get their next time from Python, others (repeat
 #: counts, dependencies, rate limits, custom queue classes) go through rq-scheduler's own code.
 MOVE_SCHEDULER_SET = (
@@ -301,6 +304,7 @@ MOVE_SCHEDULER_SET = (
     + _QUEUE_JOB
     + """
 if not fenced(ARGV[1], ARGV[2]) then return -1 end
+if redis.call('HGET', KEYS[5], 'paused') == '1' then return {0, 0, {}, {}} end
 local ids = redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[3], 'LIMIT', 0, tonumber(ARGV[7]))
 local moved, periodic, other = 0, {}, {}
 local function has(text, word) return text and string.find(text, word, 1, true) ~= nil end

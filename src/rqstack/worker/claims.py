@@ -15,6 +15,7 @@ from uuid import uuid4
 
 import redis
 from rq.job import Job
+from rq.utils import str_to_date
 
 from rqstack import redis_direct
 from rqstack.serializer import blank_job
@@ -147,12 +148,29 @@ class Claimed:
         if job is None:
             # Two threads may both restore it; either copy is the same job.
             job = blank_job(self.ref.job_id, self.connection)
-            job.restore(self.raw)
+            fields = dict(self.raw)
+            # RQ parses these two with strptime, a third of a restore; fromisoformat reads the same text.
+            created, enqueued = fields.pop(b"created_at", None), fields.pop(b"enqueued_at", None)
+            job.restore(fields)
+            if created:
+                job.created_at = _utc_time(created)
+            if enqueued:
+                job.enqueued_at = _utc_time(enqueued)
             job._status = "started"  # type: ignore[assignment]  # the script set it after reading
             job.started_at = datetime.fromtimestamp(self.started, UTC)
             job.worker_name = self._worker_name
             self._job = job
         return job
+
+
+def _utc_time(raw: bytes) -> datetime:
+    """``rq.utils.str_to_date(raw)``: the aware UTC time RQ wrote as ``%Y-%m-%dT%H:%M:%S.%fZ``."""
+    try:
+        parsed = datetime.fromisoformat(raw.decode())
+    except ValueError:
+        return str_to_date(raw)
+    # Without the Z it is not RQ's format: let RQ's own parser decide (and refuse) as it would.
+    return parsed.astimezone(UTC) if parsed.tzinfo is not None else str_to_date(raw)
 
 
 class Claimer:
