@@ -85,7 +85,8 @@ return 0
 #: (name .. suffix) unused: exactly once, whichever process runs it. The job hash is a server-side
 #: COPY of the schedule's template hash, so a fire costs two arguments, not the job's twenty fields.
 #: A Redis call from Lua costs about as much as the work of a small one, so per fire the script
-#: makes as few as that allows: a bundle's index scores come from one ZMSCORE, the guard's SET NX
+#: makes as few as that allows: a bundle's index scores come from one ZMSCORE and its templates'
+#: existence from one EXISTS, the guard's SET NX
 #: and COPY (which refuses an existing job key) stand in for existence checks, queue pushes and
 #: due-index moves are collected and sent in a few large calls at the end (each name occurs once in
 #: the index, so deferring its move reads the same scores; queue order is kept), the history is
@@ -113,6 +114,15 @@ local function copy_hash(src, dst)
   end
   if redis.call('EXISTS', dst) == 1 then return false end
   redis.call('HSET', dst, unpack(redis.call('HGETALL', src)))
+  return true
+end
+-- Whether prefix .. name exists for every name: one EXISTS per 2,000 keys.
+local function all_exist(prefix, names)
+  for i = 1, #names, 2000 do
+    local keys = {}
+    for k = i, math.min(i + 1999, #names) do keys[#keys + 1] = prefix .. names[k] end
+    if redis.call('EXISTS', unpack(keys)) ~= #keys then return false end
+  end
   return true
 end
 -- The index scores of a bundle's names in one ZMSCORE per 2,000 (Redis >= 6.2), else one ZSCORE each.
@@ -147,11 +157,13 @@ for _, b in ipairs(cjson.decode(ARGV[13])) do
   expected = tonumber(expected)
   local nfires, qkey = #fires, queuep .. qname
   local currents = scores_of(names)
+  -- Templates are checked one by one only when a bundle-wide EXISTS finds one missing.
+  local all_templates = nfires == 0 or all_exist(tplp, names)
   for n, name in ipairs(names) do
     local skey, rkey = schedp .. name, runsp .. name
     local current = currents[n]
     local proceed = current and math.abs(tonumber(current) - expected) < 0.0005
-    if proceed and nfires > 0 and redis.call('EXISTS', tplp .. name) == 0 then
+    if proceed and not all_templates and redis.call('EXISTS', tplp .. name) == 0 then
       -- The job template is gone (Redis lost data): leave the index as it is, Python rewrites it.
       table.insert(missing, name)
       proceed = false
