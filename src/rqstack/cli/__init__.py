@@ -10,8 +10,27 @@ from rqstack.cli.common import RqstackGroup, State, to_click_error
 from rqstack.errors import RqstackError
 from rqstack.settings import Settings
 
+#: Each subcommand and the module under rqstack.cli that defines it (imported when it runs).
+COMMAND_MODULES = {
+    "enqueue": "jobs",
+    "job": "jobs",
+    "jobs": "jobs",
+    "up": "run",
+    "worker": "run",
+    "dashboard": "run",
+    "status": "status",
+    "cron": "cron",
+    "schedules": "schedules",
+    "scheduler": "scheduler",
+    "presets": "presets",
+}
 
-@click.group(cls=RqstackGroup, context_settings={"help_option_names": ["-h", "--help"]})
+
+@click.group(
+    cls=RqstackGroup,
+    lazy=COMMAND_MODULES,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
 @click.option("-v", "--verbose", is_flag=True, help="Log debug detail.")
 @click.version_option(package_name="rqstack")
 @click.pass_context
@@ -26,14 +45,3 @@ def main(ctx: click.Context, verbose: bool) -> None:
     except RqstackError as exc:
         raise to_click_error(exc) from None
     ctx.obj = State(settings)
-
-
-def _register() -> None:
-    from rqstack.cli import cron, jobs, presets, run, scheduler, schedules, status
-
-    for module in (jobs, run, status, cron, schedules, scheduler, presets):
-        for command in module.COMMANDS:
-            main.add_command(command)
-
-
-_register()

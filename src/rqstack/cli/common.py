@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import sys
 from collections.abc import Callable
@@ -46,7 +47,29 @@ pass_state = click.make_pass_decorator(State)
 
 
 class RqstackGroup(click.Group):
-    """A click group that turns RqstackError into a one-line message and its exit code."""
+    """A click group that turns RqstackError into a one-line message and its exit code.
+
+    ``lazy`` maps a subcommand name to the module (``rqstack.cli.<module>``) whose COMMANDS list
+    holds it; the module is imported only when that command runs or help lists the commands, so
+    ``rqstack worker`` starts without loading the scheduler's cron math or the dashboard.
+    """
+
+    def __init__(self, *args: Any, lazy: dict[str, str] | None = None, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.lazy = dict(lazy or {})
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        """Every command name, loaded or not."""
+        return sorted({*self.commands, *self.lazy})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        """The command, importing its module on first use."""
+        if cmd_name not in self.commands and cmd_name in self.lazy:
+            module = importlib.import_module(f"rqstack.cli.{self.lazy[cmd_name]}")
+            for command in module.COMMANDS:
+                if command.name == cmd_name:
+                    self.add_command(command)
+        return super().get_command(ctx, cmd_name)
 
     def invoke(self, ctx: click.Context) -> Any:
         """Run the command; errors become messages, never tracebacks."""

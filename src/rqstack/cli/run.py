@@ -8,7 +8,6 @@ import click
 
 from rqstack.cli.common import State, pass_state
 from rqstack.connection import EmbeddedRedis, redact, redis_url
-from rqstack.stack import run_stack
 
 
 @click.command("up")
@@ -22,6 +21,8 @@ def up_command(state: State, workers: int, port: int | None, host: str | None) -
         dashboard_port=port or state.settings.dashboard_port,
         dashboard_host=host or state.settings.dashboard_host,
     )
+    from rqstack.stack import run_stack  # honcho: only `up` needs it
+
     embedded = None
     if settings.redis_url is None:
         embedded = EmbeddedRedis(settings.data_dir)
