@@ -103,10 +103,7 @@ class Scheduler:
             self.firer.due_command(now),
         ]
         if early:
-            commands += [
-                registries_command(now, previous_fence, self.batch_size),
-                scheduler_set_command(now, previous_fence, self.batch_size),
-            ]
+            commands += self._move_commands(now, previous_fence)
         replies = scripts.run_many(self.connection, commands)
         lease_reply, paused_flag, due_reply = replies[:3]
         if self.use_lease:
@@ -128,17 +125,8 @@ class Scheduler:
                     moved, more = self._finish_moves(now, fence, moves)
                 counts = self.firer.fire_due(now, fence, due_reply)
                 if moves is None:
-                    moved, more = self._finish_moves(
-                        now,
-                        fence,
-                        scripts.run_many(
-                            self.connection,
-                            [
-                                registries_command(now, fence, self.batch_size),
-                                scheduler_set_command(now, fence, self.batch_size),
-                            ],
-                        ),
-                    )
+                    late = scripts.run_many(self.connection, self._move_commands(now, fence))
+                    moved, more = self._finish_moves(now, fence, late)
                 more = more or counts.more
         except LeaseLost:
             logger.warning("scheduler %s lost the lease mid-tick; another scheduler leads now", self.owner)
@@ -155,6 +143,12 @@ class Scheduler:
         return TickResult(
             True, paused, counts.fired, counts.skipped, counts.missed, moved, more, next_due, counts.lag
         )
+
+    def _move_commands(self, now: datetime, fence: list[str]) -> list[tuple[Any, ...]]:
+        return [
+            registries_command(now, fence, self.batch_size),
+            scheduler_set_command(now, fence, self.batch_size),
+        ]
 
     def _finish_moves(self, now: datetime, fence: list[str], replies: list[Any]) -> tuple[int, bool]:
         moved_registry, more_registry = finish_registries(self.connection, replies[0])

@@ -433,21 +433,11 @@ class Call:
 
     def __call__(self, keys: Sequence[Arg] = (), args: Sequence[Arg] = ()) -> Any:
         """The script's raw reply; loads the script first when Redis does not know it (restart, flush)."""
-        command = ("EVALSHA", _SHAS[self.name], len(keys), *keys, *args)
-        try:
-            return redis_direct.execute(self.connection, *command)
-        except NoScriptError:
-            self.connection.script_load(_SOURCES[self.name])
-            return redis_direct.execute(self.connection, *command)
+        return run_many(self.connection, [command(self.name, keys, args)])[0]
 
     def many(self, calls: Sequence[tuple[Sequence[Arg], Sequence[Arg]]]) -> list[Any]:
         """Several (keys, args) runs in one round trip; replies in order."""
-        commands = [("EVALSHA", _SHAS[self.name], len(keys), *keys, *args) for keys, args in calls]
-        try:
-            return redis_direct.execute_many(self.connection, commands)
-        except NoScriptError:
-            self.connection.script_load(_SOURCES[self.name])
-            return redis_direct.execute_many(self.connection, commands)
+        return run_many(self.connection, [command(self.name, keys, args) for keys, args in calls])
 
 
 def command(name: str, keys: Sequence[Arg] = (), args: Sequence[Arg] = ()) -> tuple[Arg, ...]:
