@@ -3,6 +3,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml | cksum | cut -d' ' -f1)
+COMPILED := $(VENV)/.compiled
 
 .PHONY: run test lint unit integration e2e bench bench-quick bench-peers browser clean
 
@@ -12,8 +13,14 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -q -e '.[test]'
 	rm -f $(VENV)/.installed-* && touch $(STAMP)
 
+# Bytecode for the editable install, as a wheel install would write it: every process the stack
+# starts then loads src/ instead of compiling it (PYTHONDONTWRITEBYTECODE stops Python writing it).
+$(COMPILED): $(STAMP) $(shell find src -name '*.py')
+	$(BIN)/python -m compileall -q src
+	touch $(COMPILED)
+
 ## run: the whole stack (dashboard, worker, scheduler) on the embedded Redis in ./.rqstack
-run: $(STAMP)
+run: $(COMPILED)
 	$(BIN)/rqstack up
 
 ## browser: Debian's chromium for the dashboard's browser tests (never a downloaded browser)
@@ -21,7 +28,7 @@ browser:
 	@test -x /usr/bin/chromium || (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null)
 
 ## test: lint, type checks and every test tier
-test: $(STAMP) browser lint
+test: $(COMPILED) browser lint
 	$(BIN)/python -m pytest -q -p no:cacheprovider
 
 lint: $(STAMP)
@@ -35,17 +42,17 @@ unit: $(STAMP)
 integration: $(STAMP)
 	$(BIN)/python -m pytest -q tests/integration
 
-e2e: $(STAMP) browser
+e2e: $(COMPILED) browser
 	$(BIN)/python -m pytest -q tests/e2e
 
 ## bench: rqstack against stock rq / rq-scheduler in the same run (see bench/README.md)
-bench: $(STAMP)
+bench: $(COMPILED)
 	$(BIN)/python -m bench
 
-bench-quick: $(STAMP)
+bench-quick: $(COMPILED)
 	$(BIN)/python -m bench --quick
 
-bench-peers: $(STAMP)
+bench-peers: $(COMPILED)
 	$(BIN)/python -m bench --peers
 
 clean:

@@ -9,7 +9,7 @@ import time
 import warnings
 from collections.abc import Callable
 
-from bench import report
+from bench import procs, report
 from bench.config import Config
 from bench.core import Measurement
 
@@ -71,6 +71,7 @@ def main(argv: list[str] | None = None) -> int:
         return _plot(args.plot)
     config = Config.quick_run() if args.quick else Config.full(peers=args.peers)
     selected = args.only or [*CASES, *(["peers"] if args.peers else [])]
+    procs.compile_sources()
     started = time.monotonic()
     results: list[Measurement] = []
     for name in CASES:
