@@ -15,7 +15,7 @@ from rq.utils import utcformat
 from rqstack import constants, redis_direct
 from rqstack.errors import RqstackError
 from rqstack.redis_values import as_text
-from rqstack.sched import scripts
+from rqstack.sched import scripts, template
 from rqstack.sched.delayed import LeaseLost
 from rqstack.sched.firing import (
     FirePlan,
@@ -26,7 +26,7 @@ from rqstack.sched.firing import (
 )
 from rqstack.sched.model import Schedule
 from rqstack.sched.store import runs_key, schedule_key
-from rqstack.worker.job_hash import template_fields
+from rqstack.worker.jobs.registry import get_job
 
 logger = logging.getLogger(__name__)
 
@@ -67,6 +67,11 @@ class _Compiled:
     shape: tuple[Any, ...]
 
 
+#: A due schedule's stored definition, plan and template stamp (plan and stamp None when cached).
+_Entry = tuple[bytes, bytes | None, bytes | None]
+#: What makes a stored schedule unrunnable in this process (bad data, a job it does not know).
+_UNRUNNABLE = (RqstackError, ValueError, ArithmeticError, TypeError)
+
 #: One FIRE bundle: [expected score, next score, queue, overlap, missed, due ISO,
 #: [[job id suffix, fire ISO], ...], [name, ...]].
 _Bundle = list[Any]
@@ -79,6 +84,10 @@ class Firer:
         self.connection = connection
         self.batch_size = batch_size
         self._compiled: dict[str, _Compiled] = {}
+        #: Schedules sharing a plan share its parsed timing.
+        self._plans: dict[bytes, _Compiled] = {}
+        #: Schedules whose template Redis lost: rebuilt from the definition even if the stamp matches.
+        self._rebuild: set[str] = set()
         self._version: bytes | None = None
 
     def due_command(self, now: datetime) -> tuple[Any, ...]:
@@ -99,33 +108,42 @@ class Firer:
         words = as_text(text).split(" ")
         names = words[0::2]
         due = [float(score) for score in words[1::2]]
-        definitions = self._definitions(names, version)
+        entries = self._definitions(names, version)
+        fresh: list[tuple[str, bytes, template.Built]] = []
+        compiled_or_error: list[_Compiled | Exception | None] = []
+        for name, entry in zip(names, entries, strict=True):
+            if entry is None:  # removed between the two reads
+                self.connection.zrem(constants.SCHEDULE_DUE_KEY, name)
+                compiled_or_error.append(None)
+                continue
+            try:
+                compiled_or_error.append(self._compile(name, entry, fresh))
+            except _UNRUNNABLE as exc:
+                compiled_or_error.append(exc)
+        changed = self._write_templates(fresh) if fresh else set()
         bundles: dict[tuple[Any, ...], _Bundle] = {}
         plans: dict[tuple[Any, ...], _Bundle] = {}
         odd: list[_Bundle] = []
         missed = 0
         missed_fires: list[MissedFire] = []
-        fresh: list[tuple[str, list[Any]]] = []
-        for name, score, raw in zip(names, due, definitions, strict=True):
-            if raw is None:  # removed between the two reads
-                self.connection.zrem(constants.SCHEDULE_DUE_KEY, name)
-                continue
+        for name, score, entry, compiled in zip(names, due, entries, compiled_or_error, strict=True):
+            if entry is None or compiled is None or name in changed:
+                continue  # a schedule saved meanwhile fires from its new definition next tick
             try:
-                compiled = self._compile(name, raw, fresh)
+                if isinstance(compiled, Exception):
+                    raise compiled
                 shape = (*compiled.shape, score)
                 bundle = bundles.get(shape)
                 if bundle is None:
                     bundle = bundles[shape] = self._bundle(compiled, score, now, plans)
-            except (RqstackError, ValueError, ArithmeticError, TypeError) as exc:
+            except _UNRUNNABLE as exc:
                 # One schedule that cannot be turned into a job must not stop every other schedule.
-                odd.append(self._unrunnable(name, score, raw, now, exc))
+                odd.append(self._unrunnable(name, score, entry[0], now, exc))
                 continue
             bundle[7].append(name)
             if bundle[4]:
                 missed += bundle[4]
                 missed_fires.append(MissedFire(name, compiled.schedule.job, bundle[4], bundle[5]))
-        if fresh:
-            self._write_templates(fresh)
         reply = scripts.script(self.connection, "fire")(
             keys=[
                 constants.SCHEDULE_DUE_KEY,
@@ -155,22 +173,28 @@ class Firer:
             # Its job template vanished (Redis lost data): compile and write it again, then retry.
             logger.warning("job template of schedule %s is missing; rewriting it", name)
             self._compiled.pop(name, None)
+            self._rebuild.add(name)
         lag = now.timestamp() - min(due)
-        more = len(due) >= self.batch_size or bool(missing)
+        more = len(due) >= self.batch_size or bool(missing) or bool(changed)
         return FireCounts(int(reply[0]), int(reply[1]), missed, max(0.0, lag), more, tuple(missed_fires))
 
-    def _definitions(self, names: list[str], version: bytes | None) -> list[bytes | None]:
-        """The due schedules' definitions: from the cache while no schedule was written, else from Redis."""
+    def _definitions(self, names: list[str], version: bytes | None) -> list[_Entry | None]:
+        """The due schedules' stored entries: cached while no schedule was written, else from Redis."""
         if version is not None and version == self._version and all(n in self._compiled for n in names):
-            return [self._compiled[n].raw for n in names]
-        definitions: list[bytes | None] = redis_direct.execute_many(
-            self.connection, [("HGET", schedule_key(name), "definition") for name in names]
+            return [(self._compiled[n].raw, None, None) for n in names]
+        replies = redis_direct.execute_many(
+            self.connection,
+            [
+                ("HMGET", schedule_key(name), "definition", template.PLAN_FIELD, template.STAMP_FIELD)
+                for name in names
+            ],
         )
         if version != self._version:
-            # Something changed (or Redis was flushed): rewrite templates of what fires now.
+            # Something changed (or Redis was flushed): compile what fires now from what is stored.
             self._compiled.clear()
+            self._plans.clear()
             self._version = version
-        return definitions
+        return [None if raw is None else (raw, plan, stamp) for raw, plan, stamp in replies]
 
     def _bundle(
         self, compiled: _Compiled, score: float, now: datetime, plans: dict[tuple[Any, ...], _Bundle]
@@ -196,40 +220,71 @@ class Firer:
         bundle[2], bundle[3], bundle[7] = compiled.queue, schedule.overlap, []
         return bundle
 
-    def _write_templates(self, fresh: list[tuple[str, list[Any]]]) -> None:
-        """Replace the job templates of ``fresh`` schedules, sending what they all share once."""
+    def _write_templates(self, fresh: list[tuple[str, bytes, template.Built]]) -> set[str]:
+        """Replace the templates, plans and stamps of ``fresh`` schedules, sending what they share once.
+
+        Returns the names whose definition was saved again since it was read: their save wrote its
+        own template, and they are compiled anew on the next tick.
+        """
         calls: list[tuple[Sequence[Any], Sequence[Any]]] = []
         for start in range(0, len(fresh), _TEMPLATES_PER_CALL):
             chunk = fresh[start : start + _TEMPLATES_PER_CALL]
-            own = [dict(zip(fields[0::2], fields[1::2], strict=True)) for _, fields in chunk]
+            own = [dict(zip(built.fields[0::2], built.fields[1::2], strict=True)) for _, _, built in chunk]
             shared = dict(own[0])
             for fields in own[1:]:
                 for key in [k for k, v in shared.items() if fields.get(k, _ABSENT) != v]:
                     del shared[key]
-            args: list[Any] = [constants.SCHEDULE_JOB_TEMPLATE_KEY_PREFIX, len(shared)]
+            args: list[Any] = [
+                constants.SCHEDULE_JOB_TEMPLATE_KEY_PREFIX,
+                constants.SCHEDULE_KEY_PREFIX,
+                len(shared),
+            ]
             for key, value in shared.items():
                 args += (key, value)
-            for (name, _), fields in zip(chunk, own, strict=True):
+            for (name, raw, built), fields in zip(chunk, own, strict=True):
                 rest = [(k, v) for k, v in fields.items() if k not in shared]
-                args += (name, len(rest))
+                args += (name, template.definition_digest(raw), built.plan, built.stamp, len(rest))
                 for key, value in rest:
                     args += (key, value)
             calls.append(((), args))
-        scripts.script(self.connection, "write_templates").many(calls)
+        changed = {
+            as_text(name)
+            for reply in scripts.script(self.connection, "write_templates").many(calls)
+            for name in reply
+        }
+        for name in changed:
+            self._compiled.pop(name, None)
+        return changed
 
-    def _compile(self, name: str, raw: bytes, fresh: list[tuple[str, list[Any]]]) -> _Compiled:
+    def _compile(self, name: str, entry: _Entry, fresh: list[tuple[str, bytes, template.Built]]) -> _Compiled:
+        raw, plan, stamp = entry
         compiled = self._compiled.get(name)
         if compiled is not None and compiled.raw == raw:
             return compiled
+        if plan is not None and name not in self._rebuild:
+            planned = self._planned(plan)
+            if stamp is not None and as_text(stamp) == template.stamp(raw, get_job(planned.schedule.job)):
+                # The store wrote this schedule's template with the definition: nothing to build.
+                compiled = _Compiled(raw, planned.schedule, planned.queue, planned.shape)
+                self._compiled[name] = compiled
+                return compiled
         schedule = Schedule.from_dict(json.loads(raw))
         prepared = schedule.validate()
-        fields = template_fields(prepared)
-        shape = (*schedule.timing, schedule.misfire, grace_of(schedule), prepared.queue, schedule.overlap)
-        compiled = _Compiled(raw, schedule, prepared.queue, shape)
-        # Written before this tick's FIRE call; each process rewrites it once after it starts.
-        fresh.append((name, fields))
+        compiled = _Compiled(raw, schedule, prepared.queue, _shape(schedule, prepared.queue))
+        # Written before this tick's FIRE call, with a stamp that makes every later fire trust it.
+        fresh.append((name, raw, template.build(schedule, prepared, raw)))
         self._compiled[name] = compiled
+        self._rebuild.discard(name)
         return compiled
+
+    def _planned(self, plan: bytes) -> _Compiled:
+        """The timing part of a compiled schedule, read once per distinct plan."""
+        planned = self._plans.get(plan)
+        if planned is None:
+            schedule = template.plan_schedule(plan)
+            queue = schedule.queue or ""
+            planned = self._plans[plan] = _Compiled(b"", schedule, queue, _shape(schedule, queue))
+        return planned
 
     def _unrunnable(self, name: str, score: float, raw: bytes, now: datetime, exc: Exception) -> _Bundle:
         # A schedule this process cannot run (e.g. its job module is not in RQSTACK_JOBS): say so in
@@ -245,6 +300,10 @@ class Firer:
         }
         self.connection.lpush(runs_key(name), json.dumps(record))
         return [repr(score), repr(_safe_next(raw, now)), "-", "allow", 0, due.isoformat(), [], [name]]
+
+
+def _shape(schedule: Schedule, queue: str) -> tuple[Any, ...]:
+    return (*schedule.timing, schedule.misfire, grace_of(schedule), queue, schedule.overlap)
 
 
 def _plan(schedule: Schedule, due: datetime, now: datetime) -> FirePlan:

@@ -21,14 +21,17 @@ local function fenced(owner, token)
 end
 """
 
-#: KEYS: schedule hash, names set, due index, version counter. ARGV: mode, name, definition, due score
-#: ('' = not due), keep existing due score if present ('1'/'0'), wake channel, random version start.
-#: Returns 1, 0 (exists) or -1 (missing).
+#: KEYS: schedule hash, names set, due index, version counter, job template. ARGV: mode, name,
+#: definition, due score ('' = not due), keep existing due score if present ('1'/'0'), wake channel,
+#: random version start, plan, template stamp, then the template's field/value pairs (see
+#: rqstack.sched.template). Returns 1, 0 (exists) or -1 (missing).
 SAVE_SCHEDULE = """
 local exists = redis.call('EXISTS', KEYS[1])
 if ARGV[1] == 'create' and exists == 1 then return 0 end
 if ARGV[1] == 'update' and exists == 0 then return -1 end
-redis.call('HSET', KEYS[1], 'definition', ARGV[3])
+redis.call('HSET', KEYS[1], 'definition', ARGV[3], 'plan', ARGV[8], 'template_stamp', ARGV[9])
+redis.call('DEL', KEYS[5])
+redis.call('HSET', KEYS[5], unpack(ARGV, 10))
 redis.call('SADD', KEYS[2], ARGV[2])
 -- A random start (ARGV[7]) so a flushed or restarted Redis never repeats a version a scheduler cached.
 if redis.call('EXISTS', KEYS[4]) == 0 then redis.call('SET', KEYS[4], ARGV[7]) end
@@ -221,24 +224,32 @@ return {fired, skipped, missing}
 """
 )
 
-#: ARGV: job template key prefix, number S of field/value pairs every template shares, those pairs,
-#: then per template: schedule name, number N of its own pairs, those pairs. Replaces each template
-#: hash. Fields shared by a batch (timeouts, TTLs, queue, empty RQ fields) are sent once instead of
-#: once per schedule: packing arguments is most of what writing 10k templates costs redis-py.
+#: ARGV: job template key prefix, schedule key prefix, number S of field/value pairs every template
+#: shares, those pairs, then per template: schedule name, SHA-1 of the definition it was built from,
+#: plan, stamp, number N of its own pairs, those pairs. Replaces each template and its schedule's
+#: plan and stamp, unless the definition changed since it was read (a save wrote its own then).
+#: The shared pairs are sent once, not once per schedule: packing arguments is most of what writing
+#: 10k templates costs. Returns the names it left alone.
 WRITE_TEMPLATES = """
-local prefix, nshared = ARGV[1], tonumber(ARGV[2])
-local i, written = 3 + 2 * nshared, 0
+local tplp, schedp, nshared = ARGV[1], ARGV[2], tonumber(ARGV[3])
+local i, changed = 4 + 2 * nshared, {}
 while i <= #ARGV do
-  local key, own = prefix .. ARGV[i], tonumber(ARGV[i + 1])
-  local fields = {}
-  for k = 3, 2 + 2 * nshared do fields[#fields + 1] = ARGV[k] end
-  for k = i + 2, i + 1 + 2 * own do fields[#fields + 1] = ARGV[k] end
-  redis.call('DEL', key)
-  if #fields > 0 then redis.call('HSET', key, unpack(fields)) end
-  i = i + 2 + 2 * own
-  written = written + 1
+  local name, digest, own = ARGV[i], ARGV[i + 1], tonumber(ARGV[i + 4])
+  local skey, key = schedp .. name, tplp .. name
+  local definition = redis.call('HGET', skey, 'definition')
+  if definition and redis.sha1hex(definition) == digest then
+    local fields = {}
+    for k = 4, 3 + 2 * nshared do fields[#fields + 1] = ARGV[k] end
+    for k = i + 5, i + 4 + 2 * own do fields[#fields + 1] = ARGV[k] end
+    redis.call('DEL', key)
+    if #fields > 0 then redis.call('HSET', key, unpack(fields)) end
+    redis.call('HSET', skey, 'plan', ARGV[i + 2], 'template_stamp', ARGV[i + 3])
+  else
+    changed[#changed + 1] = name
+  end
+  i = i + 5 + 2 * own
 end
-return written
+return changed
 """
 
 #: KEYS: due index, version counter. ARGV: max score, count. Returns {"name score name score ...",

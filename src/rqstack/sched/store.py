@@ -16,7 +16,7 @@ import redis
 from rqstack import constants
 from rqstack.errors import AlreadyExists, BadInput, NotFound
 from rqstack.redis_values import as_text
-from rqstack.sched import scripts
+from rqstack.sched import scripts, template
 from rqstack.sched.firing import next_after
 from rqstack.sched.model import Schedule
 
@@ -201,27 +201,34 @@ class ScheduleStore:
     def _save(self, mode: str, schedule: Schedule, existing: Schedule | None) -> Schedule | None:
         if schedule.timezone == "":
             schedule = schedule.replace(timezone=self.default_timezone)
-        schedule.validate()
+        prepared = schedule.validate()
         now = self.clock()
         created = existing.created_at if existing is not None and existing.created_at else now
         schedule = schedule.replace(created_at=created, updated_at=now)
         keep = existing is not None and existing.enabled and existing.timing == schedule.timing
         due = "" if not schedule.enabled else repr(next_after(schedule, now).timestamp())
+        definition = json.dumps(schedule.as_dict(), separators=(",", ":")).encode()
+        # The job template is written with the definition, so the scheduler's first fire only copies it.
+        built = template.build(schedule, prepared, definition)
         result = scripts.script(self.connection, "save_schedule")(
             keys=[
                 schedule_key(schedule.name),
                 constants.SCHEDULE_NAMES_KEY,
                 constants.SCHEDULE_DUE_KEY,
                 constants.SCHEDULE_VERSION_KEY,
+                constants.SCHEDULE_JOB_TEMPLATE_KEY_PREFIX + schedule.name,
             ],
             args=[
                 mode,
                 schedule.name,
-                json.dumps(schedule.as_dict(), separators=(",", ":")),
+                definition,
                 due,
                 "1" if keep else "0",
                 constants.SCHEDULER_WAKE_CHANNEL,
                 _version_start(),
+                built.plan,
+                built.stamp,
+                *built.fields,
             ],
         )
         if result != 1:
