@@ -83,8 +83,10 @@ DEFAULT_MISFIRE_GRACE_SECONDS = 60.0
 MISFIRE_ALL_LIMIT = 1000
 DEFAULT_MISFIRE_POLICY = "once"
 DEFAULT_OVERLAP_POLICY = "allow"
-#: Hash per schedule holding the RQ job fields each fire copies (written by the scheduler).
+#: Hash per schedule holding the RQ job fields each fire copies (written with the schedule).
 SCHEDULE_JOB_TEMPLATE_KEY_PREFIX = KEY_PREFIX + "schedule-job:"
+#: Hash of schedule name -> "<last fired job id> <its fire time ISO>", written in bulk by each FIRE.
+SCHEDULE_LAST_FIRE_KEY = KEY_PREFIX + "schedules:last"
 #: Counter bumped by every schedule write, so the scheduler rereads definitions only after a change.
 SCHEDULE_VERSION_KEY = KEY_PREFIX + "schedules:version"
 

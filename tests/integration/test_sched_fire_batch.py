@@ -64,10 +64,8 @@ def test_same_cron_different_settings_each_fire_once_with_their_own_job(connecti
         assert job.origin == ("high" if i % 3 == 0 else "default")
         assert job.enqueued_at is not None and job.created_at == job.enqueued_at
         assert store.next_due(f"s{i}") == DUE + timedelta(minutes=1)
-        assert (
-            connection.hget(constants.SCHEDULE_KEY_PREFIX + f"s{i}", "last_job_id")
-            == f"s{i}-{stamp}".encode()
-        )
+        (stored,) = store.list_stored([f"s{i}"])
+        assert (stored.last_job_id, stored.last_fire) == (f"s{i}-{stamp}", DUE.isoformat())
     # The same instant again (another scheduler, a retry): nothing fires twice.
     assert Scheduler(connection, use_lease=False).tick(DUE).fired == 0
 

@@ -150,6 +150,7 @@ class Firer:
                 constants.SCHEDULER_LEADER_KEY,
                 constants.SCHEDULER_FENCE_KEY,
                 constants.RQ_QUEUES_KEY,
+                constants.SCHEDULE_LAST_FIRE_KEY,
             ],
             args=[
                 *fence,

@@ -45,7 +45,8 @@ redis.call('PUBLISH', ARGV[6], 'schedule')
 return 1
 """
 
-#: KEYS: schedule hash, names set, due index, runs list, job template, version counter. ARGV: name,
+#: KEYS: schedule hash, names set, due index, runs list, job template, version counter, last-fire
+#: hash. ARGV: name,
 #: random version start. Returns 1 when it existed.
 DELETE_SCHEDULE = """
 local existed = redis.call('DEL', KEYS[1])
@@ -53,6 +54,7 @@ if existed == 0 then return 0 end
 redis.call('SREM', KEYS[2], ARGV[1])
 redis.call('ZREM', KEYS[3], ARGV[1])
 redis.call('DEL', KEYS[4], KEYS[5])
+redis.call('HDEL', KEYS[7], ARGV[1])
 if redis.call('EXISTS', KEYS[6]) == 0 then redis.call('SET', KEYS[6], ARGV[2]) end
 redis.call('INCR', KEYS[6])
 return existed
@@ -78,23 +80,21 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) 
 return 0
 """
 
-#: KEYS: due index, leader, fence, rq:queues. ARGV: owner, token, now ISO, history limit, guard ttl,
-#: now in RQ's format, key prefixes (job, schedule, runs, job template, guard, queue), and a JSON
-#: list of bundles: [expected score, next score ('' = none), queue, overlap, missed count, due ISO,
-#: [[job id suffix, fire ISO], ...], [name, ...]]. Schedules due at the same score with the same
-#: plan share one bundle, so what they share is sent and decoded once (one JSON argument is far
-#: cheaper to send than many). A schedule fires only if the index still holds the score it was
-#: planned from (compare-and-set), each fire only if its guard key is new and its job id
-#: (name .. suffix) unused: exactly once, whichever process runs it. The job hash is a server-side
-#: COPY of the schedule's template hash, so a fire costs two arguments, not the job's twenty fields.
-#: A Redis call from Lua costs about as much as the work of a small one, so per fire the script
-#: makes as few as that allows: a bundle's index scores come from one ZMSCORE and its templates'
-#: existence from one EXISTS, the guard's SET NX
-#: and COPY (which refuses an existing job key) stand in for existence checks, queue pushes and
-#: due-index moves are collected and sent in a few large calls at the end (each name occurs once in
-#: the index, so deferring its move reads the same scores; queue order is kept), the history is
-#: trimmed only once it is over its limit, and run records are built as strings (validated names
-#: and ISO times need no JSON escaping).
+#: KEYS: due index, leader, fence, rq:queues, last-fire hash. ARGV: owner, token, now ISO, history limit,
+#: guard ttl, now in RQ's format, key prefixes (job, schedule, runs, job template, guard, queue), and a JSON
+#: list of bundles: [expected score, next score ('' = none), queue, overlap, missed count, due ISO, [[job id
+#: suffix, fire ISO], ...], [name, ...]]. Schedules due at the same score with the same plan share one bundle,
+#: so what they share is sent and decoded once (one JSON argument is far cheaper to send than many). A
+#: schedule fires only if the index still holds the score it was planned from (compare-and-set), each fire
+#: only if its guard key is new and its job id (name .. suffix) unused: exactly once, whichever process runs
+#: it. The job hash is a server-side COPY of the schedule's template hash, so a fire costs two arguments, not
+#: the job's twenty fields. A Redis call from Lua costs about as much as the work of a small one, so per fire
+#: the script makes as few as that allows: a bundle's index scores come from one ZMSCORE and its templates'
+#: existence from one EXISTS, the guard's SET NX and COPY (which refuses an existing job key) stand in for
+#: existence checks, queue pushes and due-index moves are collected and sent in a few large calls at the end
+#: (each name occurs once in the index, so deferring its move reads the same scores; queue order is kept; each
+#: schedule's last fire goes into one shared hash, not its own), the history is trimmed only once it is over
+#: its limit, and run records are built as strings (validated names and ISO times need no JSON escaping).
 FIRE = (
     _FENCE
     + """
@@ -103,7 +103,7 @@ local now, limit, ttl, rqnow = ARGV[3], tonumber(ARGV[4]), ARGV[5], ARGV[6]
 local jobp, schedp, runsp, tplp, guardp, queuep = ARGV[7], ARGV[8], ARGV[9], ARGV[10], ARGV[11], ARGV[12]
 local busy_status = {queued=true, started=true, scheduled=true, deferred=true}
 local fired, skipped, missing = 0, 0, {}
-local pushes, queue_order, moves, removes = {}, {}, {}, {}
+local pushes, queue_order, moves, removes, lasts = {}, {}, {}, {}, {}
 local queued_tail = '","enqueued_at":"' .. now .. '","job_id":"'
 -- COPY (Redis >= 6.2) duplicates the template server-side, several times cheaper than moving its
 -- fields through Lua; older servers answer it with an error and get HGETALL + HSET instead.
@@ -174,7 +174,12 @@ for _, b in ipairs(cjson.decode(ARGV[13])) do
     if proceed then
       local busy = false
       if overlap == 'skip' then
-        local last = redis.call('HGET', skey, 'last_job_id')
+        local last = redis.call('HGET', KEYS[5], name)
+        if last then
+          last = string.match(last, '^%S+')
+        else  -- written by an older version
+          last = redis.call('HGET', skey, 'last_job_id')
+        end
         if last then busy = busy_status[redis.call('HGET', jobp .. last, 'status') or ''] or false end
       end
       if missed > 0 then
@@ -204,7 +209,10 @@ for _, b in ipairs(cjson.decode(ARGV[13])) do
           busy = overlap == 'skip'
         end
       end
-      if last_jid then redis.call('HSET', skey, 'last_job_id', last_jid, 'last_fire', last_iso) end
+      if last_jid then
+        table.insert(lasts, name)
+        table.insert(lasts, last_jid .. ' ' .. last_iso)
+      end
       if nextscore == '' then
         table.insert(removes, name)
       else
@@ -220,6 +228,7 @@ for _, qkey in ipairs(queue_order) do
 end
 bulk('ZADD', KEYS[1], moves)
 bulk('ZREM', KEYS[1], removes)
+bulk('HSET', KEYS[5], lasts)
 return {fired, skipped, missing}
 """
 )

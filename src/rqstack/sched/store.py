@@ -148,18 +148,21 @@ class ScheduleStore:
         return [stored.schedule for stored in self.list_stored()]
 
     def list_stored(self, names: builtins.list[str] | None = None) -> builtins.list[StoredSchedule]:
-        """Schedules with their index state, in two round trips."""
+        """Schedules with their index state and last fire, in two round trips."""
         names = self.names() if names is None else names
         with self.connection.pipeline(transaction=False) as pipe:
             for name in names:
                 pipe.hmget(schedule_key(name), "definition", "last_fire", "last_job_id")
                 pipe.zscore(constants.SCHEDULE_DUE_KEY, name)
+                pipe.hget(constants.SCHEDULE_LAST_FIRE_KEY, name)
             replies = pipe.execute()
         out = []
-        for index in range(0, len(replies), 2):
-            (raw, last_fire, last_job), score = replies[index], replies[index + 1]
+        for index in range(0, len(replies), 3):
+            (raw, last_fire, last_job), score, last = replies[index : index + 3]
             if raw is None:
                 continue
+            if last is not None:  # "<job id> <fire time>"; the hash fields are what older versions wrote
+                last_job, last_fire = last.split(b" ", 1)
             out.append(
                 StoredSchedule(
                     _decode(raw),
@@ -180,6 +183,7 @@ class ScheduleStore:
                 runs_key(name),
                 constants.SCHEDULE_JOB_TEMPLATE_KEY_PREFIX + name,
                 constants.SCHEDULE_VERSION_KEY,
+                constants.SCHEDULE_LAST_FIRE_KEY,
             ],
             args=[name, _version_start()],
         )
