@@ -15,8 +15,6 @@ SCHEDULE_NAMES_KEY = KEY_PREFIX + "schedules"
 SCHEDULE_DUE_KEY = KEY_PREFIX + "schedules:due"
 #: List of run records per schedule (newest first), bounded by RUN_HISTORY_LIMIT.
 SCHEDULE_RUNS_KEY_PREFIX = KEY_PREFIX + "runs:"
-#: Marker set once per (schedule, fire time) so a tick is enqueued exactly once.
-FIRE_GUARD_KEY_PREFIX = KEY_PREFIX + "fired:"
 #: Leader lease of the scheduler processes (value: owner token).
 SCHEDULER_LEADER_KEY = KEY_PREFIX + "scheduler:leader"
 #: Monotonic fencing counter bumped by each new leader.
@@ -68,8 +66,6 @@ RQ_QUEUES_KEY = "rq:queues"
 RQ_QUEUE_KEY_PREFIX = "rq:queue:"
 RQ_JOB_KEY_PREFIX = "rq:job:"
 RQ_SCHEDULED_REGISTRY_PREFIX = "rq:scheduled:"
-#: How long a fire guard outlives its fire (longer than any result TTL of the job it made).
-FIRE_GUARD_TTL_SECONDS = 8 * 24 * 3600
 #: Leader lease: a killed leader is replaced within lease + follower poll (< 2 s).
 SCHEDULER_LEASE_SECONDS = 1.2
 SCHEDULER_FOLLOWER_POLL_SECONDS = 0.25
@@ -85,7 +81,8 @@ DEFAULT_MISFIRE_POLICY = "once"
 DEFAULT_OVERLAP_POLICY = "allow"
 #: Hash per schedule holding the RQ job fields each fire copies (written with the schedule).
 SCHEDULE_JOB_TEMPLATE_KEY_PREFIX = KEY_PREFIX + "schedule-job:"
-#: Hash of schedule name -> "<last fired job id> <its fire time ISO>", written in bulk by each FIRE.
+#: Hash of schedule name -> "<unix fire time> <job id> <fire time ISO>" of its last fire, written in
+#: bulk by each FIRE; the fire time is a high-water mark no later fire of the schedule may reach.
 SCHEDULE_LAST_FIRE_KEY = KEY_PREFIX + "schedules:last"
 #: Counter bumped by every schedule write, so the scheduler rereads definitions only after a change.
 SCHEDULE_VERSION_KEY = KEY_PREFIX + "schedules:version"

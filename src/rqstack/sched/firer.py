@@ -73,7 +73,7 @@ _Entry = tuple[bytes, bytes | None, bytes | None]
 _UNRUNNABLE = (RqstackError, ValueError, ArithmeticError, TypeError)
 
 #: One FIRE bundle: [expected score, next score, queue, overlap, missed, due ISO,
-#: [[job id suffix, fire ISO], ...], [name, ...]].
+#: [[job id suffix, fire ISO, fire unix time], ...], [name, ...]].
 _Bundle = list[Any]
 
 
@@ -156,13 +156,11 @@ class Firer:
                 *fence,
                 now.isoformat(),
                 constants.RUN_HISTORY_LIMIT,
-                constants.FIRE_GUARD_TTL_SECONDS,
                 utcformat(now),
                 constants.RQ_JOB_KEY_PREFIX,
                 constants.SCHEDULE_KEY_PREFIX,
                 constants.SCHEDULE_RUNS_KEY_PREFIX,
                 constants.SCHEDULE_JOB_TEMPLATE_KEY_PREFIX,
-                constants.FIRE_GUARD_KEY_PREFIX,
                 constants.RQ_QUEUE_KEY_PREFIX,
                 json.dumps([*bundles.values(), *odd], separators=(",", ":")),
             ],
@@ -214,7 +212,7 @@ class Firer:
                 None,
                 plan.missed,
                 due.isoformat(),
-                [[fire_job_id("", fire), fire.isoformat()] for fire in plan.fires],
+                [[fire_job_id("", fire), fire.isoformat(), repr(fire.timestamp())] for fire in plan.fires],
                 None,
             ]
         bundle = list(shared)

@@ -81,26 +81,28 @@ return 0
 """
 
 #: KEYS: due index, leader, fence, rq:queues, last-fire hash. ARGV: owner, token, now ISO, history limit,
-#: guard ttl, now in RQ's format, key prefixes (job, schedule, runs, job template, guard, queue), and a JSON
-#: list of bundles: [expected score, next score ('' = none), queue, overlap, missed count, due ISO, [[job id
-#: suffix, fire ISO], ...], [name, ...]]. Schedules due at the same score with the same plan share one bundle,
-#: so what they share is sent and decoded once (one JSON argument is far cheaper to send than many). A
-#: schedule fires only if the index still holds the score it was planned from (compare-and-set), each fire
-#: only if its guard key is new and its job id (name .. suffix) unused: exactly once, whichever process runs
-#: it. The job hash is a server-side COPY of the schedule's template hash, so a fire costs two arguments, not
-#: the job's twenty fields. A Redis call from Lua costs about as much as the work of a small one, so per fire
-#: the script makes as few as that allows: a bundle's index scores come from one ZMSCORE and its templates'
-#: existence from one EXISTS, the guard's SET NX and COPY (which refuses an existing job key) stand in for
-#: existence checks, queue pushes and due-index moves are collected and sent in a few large calls at the end
-#: (each name occurs once in the index, so deferring its move reads the same scores; queue order is kept; each
-#: schedule's last fire goes into one shared hash, not its own), the history is trimmed only once it is over
-#: its limit, and run records are built as strings (validated names and ISO times need no JSON escaping).
+#: now in RQ's format, key prefixes (job, schedule, runs, job template, queue), and a JSON list of bundles:
+#: [expected score, next score ('' = none), queue, overlap, missed count, due ISO, [[job id suffix, fire
+#: ISO, fire unix time], ...], [name, ...]]. Schedules due at the same score with the same plan share one
+#: bundle, so what they share is sent and decoded once (one JSON argument is far cheaper to send than many).
+#: A schedule fires only if the index still holds the score it was planned from (compare-and-set), each
+#: fire only if it is later than the schedule's last fire (a high-water mark in the last-fire hash, one
+#: field per schedule, not a key per fire) and its job id (name .. suffix) unused: exactly once, whichever
+#: process runs it. The job hash is a server-side COPY of the schedule's template hash, so a fire costs
+#: two arguments, not the job's twenty fields. A Redis call from Lua costs about as much as the work of a
+#: small one, so per fire the script makes as few as that allows (COPY, HSET of the times, LPUSH of the
+#: run record): a bundle's index scores come from one ZMSCORE, its last fires from one HMGET and its
+#: templates' existence from one EXISTS; COPY refuses an existing job key; queue pushes, due-index moves
+#: and last fires are collected and sent in a few large calls at the end (each name occurs once in the
+#: index, so deferring its move reads the same scores; queue order is kept); the history is trimmed only
+#: once it is over its limit, and run records are built as strings (validated names and ISO times need no
+#: JSON escaping).
 FIRE = (
     _FENCE
     + """
 if not fenced(ARGV[1], ARGV[2]) then return -1 end
-local now, limit, ttl, rqnow = ARGV[3], tonumber(ARGV[4]), ARGV[5], ARGV[6]
-local jobp, schedp, runsp, tplp, guardp, queuep = ARGV[7], ARGV[8], ARGV[9], ARGV[10], ARGV[11], ARGV[12]
+local now, limit, rqnow = ARGV[3], tonumber(ARGV[4]), ARGV[5]
+local jobp, schedp, runsp, tplp, queuep = ARGV[6], ARGV[7], ARGV[8], ARGV[9], ARGV[10]
 local busy_status = {queued=true, started=true, scheduled=true, deferred=true}
 local fired, skipped, missing = 0, 0, {}
 local pushes, queue_order, moves, removes, lasts = {}, {}, {}, {}, {}
@@ -146,6 +148,15 @@ local function scores_of(names)
   for i, name in ipairs(names) do out[i] = redis.call('ZSCORE', KEYS[1], name) end
   return out
 end
+-- The last fires of a bundle's names ("<unix time> <job id> <fire ISO>" or false), one HMGET per 2,000.
+local function lasts_of(names)
+  local out = {}
+  for i = 1, #names, 2000 do
+    local reply = redis.call('HMGET', KEYS[5], unpack(names, i, math.min(i + 1999, #names)))
+    for k = 1, #reply do out[i + k - 1] = reply[k] end
+  end
+  return out
+end
 local function record(rkey, text)
   if redis.call('LPUSH', rkey, text) > limit then redis.call('LTRIM', rkey, 0, limit - 1) end
 end
@@ -155,11 +166,12 @@ local function bulk(command, key, items)
     redis.call(command, key, unpack(items, i, math.min(i + 1999, #items)))
   end
 end
-for _, b in ipairs(cjson.decode(ARGV[13])) do
+for _, b in ipairs(cjson.decode(ARGV[11])) do
   local expected, nextscore, qname, overlap, missed, due_iso, fires, names = unpack(b)
   expected = tonumber(expected)
   local nfires, qkey = #fires, queuep .. qname
   local currents = scores_of(names)
+  local previous = lasts_of(names)
   -- Templates are checked one by one only when a bundle-wide EXISTS finds one missing.
   local all_templates = nfires == 0 or all_exist(tplp, names)
   for n, name in ipairs(names) do
@@ -172,28 +184,31 @@ for _, b in ipairs(cjson.decode(ARGV[13])) do
       proceed = false
     end
     if proceed then
+      -- The last fire is a high-water mark: a fire at or before it was made already (exactly once
+      -- even after its job hash expired), and its job tells overlap=skip whether a run is busy.
+      local last_ts, last_job = -1, nil
+      if previous[n] then
+        local ts, jid = string.match(previous[n], '^(%S+) (%S+)')
+        last_ts, last_job = tonumber(ts), jid
+      elseif overlap == 'skip' then  -- written by an older version
+        last_job = redis.call('HGET', skey, 'last_job_id')
+      end
       local busy = false
-      if overlap == 'skip' then
-        local last = redis.call('HGET', KEYS[5], name)
-        if last then
-          last = string.match(last, '^%S+')
-        else  -- written by an older version
-          last = redis.call('HGET', skey, 'last_job_id')
-        end
-        if last then busy = busy_status[redis.call('HGET', jobp .. last, 'status') or ''] or false end
+      if overlap == 'skip' and last_job then
+        busy = busy_status[redis.call('HGET', jobp .. last_job, 'status') or ''] or false
       end
       if missed > 0 then
         record(rkey, cjson.encode({status='missed', count=missed, fire_time=due_iso, recorded_at=now}))
       end
-      local last_jid, last_iso = nil, nil
+      local last_value = nil
       for _, fire in ipairs(fires) do
-        local jid, fire_iso = name .. fire[1], fire[2]
+        local jid, fire_iso, fire_ts = name .. fire[1], fire[2], tonumber(fire[3])
         local jkey = jobp .. jid
         if busy then
           skipped = skipped + 1
           record(rkey, cjson.encode({status='skipped', reason='overlap', fire_time=fire_iso,
             recorded_at=now}))
-        elseif redis.call('SET', guardp .. jid, jid, 'NX', 'EX', ttl) and copy_hash(tplp .. name, jkey) then
+        elseif fire_ts > last_ts and copy_hash(tplp .. name, jkey) then
           -- The template carries origin and every other field; only the times and status are per fire.
           redis.call('HSET', jkey, 'created_at', rqnow, 'enqueued_at', rqnow, 'status', 'queued')
           local queued = pushes[qkey]
@@ -204,14 +219,14 @@ for _, b in ipairs(cjson.decode(ARGV[13])) do
           end
           table.insert(queued, jid)
           record(rkey, '{"status":"queued","fire_time":"' .. fire_iso .. queued_tail .. jid .. '"}')
-          last_jid, last_iso = jid, fire_iso
+          last_ts, last_value = fire_ts, fire[3] .. ' ' .. jid .. ' ' .. fire_iso
           fired = fired + 1
           busy = overlap == 'skip'
         end
       end
-      if last_jid then
+      if last_value then
         table.insert(lasts, name)
-        table.insert(lasts, last_jid .. ' ' .. last_iso)
+        table.insert(lasts, last_value)
       end
       if nextscore == '' then
         table.insert(removes, name)

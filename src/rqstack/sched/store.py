@@ -161,8 +161,8 @@ class ScheduleStore:
             (raw, last_fire, last_job), score, last = replies[index : index + 3]
             if raw is None:
                 continue
-            if last is not None:  # "<job id> <fire time>"; the hash fields are what older versions wrote
-                last_job, last_fire = last.split(b" ", 1)
+            if last is not None:  # "<unix time> <job id> <fire ISO>"; older versions wrote the hash fields
+                _, last_job, last_fire = last.split(b" ", 2)
             out.append(
                 StoredSchedule(
                     _decode(raw),
