@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import math
 import statistics
@@ -120,6 +121,8 @@ def measure(
     result = Measurement(case, impl, kind, unit, better, note=note, baseline=baseline, versus=versus)
     started = time.monotonic()
     for _ in range(repeats):
+        # Each repeat starts from a collected heap: no figure pays for garbage an earlier case left.
+        gc.collect()
         try:
             with fresh_redis() as server:
                 result.samples.append(fn(server))
