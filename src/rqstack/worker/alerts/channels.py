@@ -4,15 +4,11 @@ from __future__ import annotations
 
 import json
 import re
-import smtplib
 import socket
 import ssl
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
-from email.message import EmailMessage
-from email.policy import SMTP as SMTP_POLICY
-from email.utils import formatdate, make_msgid
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
@@ -26,8 +22,6 @@ _EMAIL_RE = re.compile(
     r"(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$"
 )
 _SMTP_PORTS = {"smtp": 25, "smtps": 465}
-#: The stdlib folds a long Subject onto a second line, which readers show with a leading space.
-_MAIL_POLICY = SMTP_POLICY.clone(max_line_length=998)
 
 
 class DeliveryError(RqstackError):
@@ -157,8 +151,15 @@ class SmtpTarget:
 
 def send_email(smtp_url: str, to: list[str], subject: str, body: str, *, timeout: float = 10.0) -> None:
     """Send a plain-text mail through the SMTP server of ``smtp_url``; DeliveryError on failure."""
+    # Imported here: smtplib and email cost every worker ~6 ms at start, and few jobs send mail.
+    import smtplib
+    from email.message import EmailMessage
+    from email.policy import SMTP as SMTP_POLICY
+    from email.utils import formatdate, make_msgid
+
     target = SmtpTarget.parse(smtp_url)
-    message = EmailMessage(policy=_MAIL_POLICY)
+    # The stdlib folds a long Subject onto a second line, which readers show with a leading space.
+    message = EmailMessage(policy=SMTP_POLICY.clone(max_line_length=998))
     message["From"] = target.sender
     message["To"] = ", ".join(to)
     message["Subject"] = subject.replace("\n", " ")[:200]

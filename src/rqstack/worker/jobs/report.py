@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import statistics
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -47,7 +46,7 @@ class Tally:
             "failed": self.failed,
             "missed": self.missed,
             "skipped": self.skipped,
-            "duration_avg": round(statistics.fmean(durations), 3) if durations else None,
+            "duration_avg": round(sum(durations) / len(durations), 3) if durations else None,
             "duration_max": round(max(durations), 3) if durations else None,
         }
 
