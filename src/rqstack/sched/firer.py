@@ -127,19 +127,21 @@ class Firer:
         missed = 0
         missed_fires: list[MissedFire] = []
         for name, score, entry, compiled in zip(names, due, entries, compiled_or_error, strict=True):
-            if entry is None or compiled is None or name in changed:
+            if entry is None or name in changed:
                 continue  # a schedule saved meanwhile fires from its new definition next tick
-            try:
-                if isinstance(compiled, Exception):
-                    raise compiled
-                shape = (*compiled.shape, score)
-                bundle = bundles.get(shape)
-                if bundle is None:
-                    bundle = bundles[shape] = self._bundle(compiled, score, now, plans)
-            except _UNRUNNABLE as exc:
-                # One schedule that cannot be turned into a job must not stop every other schedule.
-                odd.append(self._unrunnable(name, score, entry[0], now, exc))
+            # One schedule that cannot be turned into a job must not stop every other schedule.
+            if isinstance(compiled, Exception):
+                odd.append(self._unrunnable(name, score, entry[0], now, compiled))
                 continue
+            assert compiled is not None  # None only where entry is None
+            shape = (*compiled.shape, score)
+            bundle = bundles.get(shape)
+            if bundle is None:
+                try:
+                    bundle = bundles[shape] = self._bundle(compiled, score, now, plans)
+                except _UNRUNNABLE as exc:
+                    odd.append(self._unrunnable(name, score, entry[0], now, exc))
+                    continue
             bundle[7].append(name)
             if bundle[4]:
                 missed += bundle[4]

@@ -46,8 +46,7 @@ return 1
 """
 
 #: KEYS: schedule hash, names set, due index, runs list, job template, version counter, last-fire
-#: hash. ARGV: name,
-#: random version start. Returns 1 when it existed.
+#: hash. ARGV: name, random version start. Returns 1 when it existed.
 DELETE_SCHEDULE = """
 local existed = redis.call('DEL', KEYS[1])
 if existed == 0 then return 0 end
