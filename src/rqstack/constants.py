@@ -113,8 +113,10 @@ REAPER_INTERVAL_SECONDS = 5.0
 #: On SIGTERM the running job gets this long to finish before it is put back on its queue.
 DEFAULT_SHUTDOWN_GRACE_SECONDS = 25.0
 #: Jobs claimed per round trip when the queue is deep (fewer while jobs are slow). A SIGKILLed
-#: worker's claimed-but-unstarted jobs are reaped like its running one, so this bounds that loss.
+#: worker's journal tells the reaper which of them it had not begun (see worker/journal.py).
 WORKER_MAX_BATCH = 8
+#: Hash per worker, execution id -> held / begun / succeeded: what a SIGKILL left undone.
+WORKER_JOURNAL_KEY_PREFIX = KEY_PREFIX + "journal:"
 #: An isolated worker's horse process is replaced after this many jobs.
 HORSE_MAX_JOBS = 1000
 

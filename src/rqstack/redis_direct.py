@@ -92,6 +92,28 @@ class Script:
             return execute(client, *command)
 
 
+def send_unanswered(client: redis.Redis, *args: Arg) -> None:
+    """Send one command on this thread's kept connection and tell Redis not to answer it.
+
+    ``CLIENT REPLY SKIP`` goes first, so the command costs one send and no wait: the caller never
+    learns whether it succeeded, and Redis runs it in order with the thread's later commands.
+    """
+    packed = _SKIP_NEXT_REPLY + pack(args)
+    if client.connection is not None:
+        with client.single_connection_lock:
+            _send_only(client.connection, packed)
+        return
+    _send_only(_held(client.connection_pool).connection, packed)
+
+
+def _send_only(connection: AbstractConnection, packed: bytes) -> None:
+    try:
+        connection.send_packed_command((packed,))
+    except RedisConnectionError:
+        connection.disconnect()
+        connection.send_packed_command((packed,))
+
+
 def execute_many(
     client: redis.Redis, commands: Sequence[Sequence[Arg]], *, raise_on_error: bool = True
 ) -> list[Any]:
@@ -176,3 +198,7 @@ def _held(pool: ConnectionPool) -> _Held:
     if held is None or held.generation != _fork_generation:
         held = kept[pool] = _Held(pool)
     return held
+
+
+#: Sent before a command whose reply nobody will read (Redis >= 3.2).
+_SKIP_NEXT_REPLY = pack(("CLIENT", "REPLY", "SKIP"))

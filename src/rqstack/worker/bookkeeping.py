@@ -31,6 +31,7 @@ from rqstack.constants import (
     SCHEDULER_WAKE_CHANNEL,
 )
 from rqstack.constants import DEFAULT_FAILURE_TTL_SECONDS as FAILURE_TTL
+from rqstack.worker import journal
 from rqstack.worker.retry import next_retry_delay
 from rqstack.worker.unique import release_unique, unique_key_of
 
@@ -68,6 +69,7 @@ def remove_execution(pipe: Pipeline, ref: ExecRef, worker_name: str) -> None:
     pipe.zrem(RQ_EXECUTIONS_KEY_PREFIX + ref.job_id, ref.execution_id)
     if worker_name:
         pipe.srem(f"{RQ_WORKER_KEY_PREFIX}{worker_name}:executions", ref.composite)
+        journal.forget(pipe, worker_name, ref.execution_id)
 
 
 def add_result(
@@ -106,13 +108,17 @@ def settle_failure(
     started: float,
     now: datetime,
     retryable: bool = True,
+    worker_alive: bool = True,
 ) -> str:
-    """Queue a failed attempt's writes: retry now, retry later (exact due time) or fail for good."""
+    """Queue a failed attempt's writes: retry now, retry later (exact due time) or fail for good.
+
+    A dead worker's hash is not counted into: that would bring its expired key back, for good.
+    """
     ttl = job.failure_ttl if job.failure_ttl and job.failure_ttl > 0 else FAILURE_TTL
     now_ts = now.timestamp()
     add_result(pipe, job.id, RESULT_FAILED, worker_name, ref, started, now_ts, ttl, exc_string)
     remove_execution(pipe, ref, worker_name)
-    if worker_name:
+    if worker_name and worker_alive:
         pipe.hincrby(RQ_WORKER_KEY_PREFIX + worker_name, "failed_job_count", 1)
     retries_left = job.retries_left or 0
     if retryable and retries_left > 0:

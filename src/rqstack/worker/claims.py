@@ -18,13 +18,18 @@ from rq.job import Job
 from rq.utils import str_to_date
 
 from rqstack import redis_direct
+from rqstack.constants import WORKER_JOURNAL_KEY_PREFIX
 from rqstack.serializer import blank_job
+from rqstack.settings import Settings
+from rqstack.worker import callbacks
 from rqstack.worker.bookkeeping import RQ_DEFAULT_RESULT_TTL, ExecRef, rq_time
+from rqstack.worker.enqueue import JOB_NAME_META_KEY, make_queue
 from rqstack.worker.unique import unique_key_of
 
 # ARGV: worker, now_ts, now_str, started_score, exec_ttl, max_claim, exec_prefix, exec_counter,
 # n_done, working_time, pre_queue, pre_id, then n_done records of 7 fields, then queue names.
-CLAIM_AND_FINISH = """
+CLAIM_AND_FINISH = (
+    """
 local worker = ARGV[1]
 local now_ts = tonumber(ARGV[2])
 local now_str = ARGV[3]
@@ -36,6 +41,9 @@ local counter = tonumber(ARGV[8])
 local n_done = tonumber(ARGV[9])
 local wkey = 'rq:worker:' .. worker
 local wexec = wkey .. ':executions'
+local journal = '"""
+    + WORKER_JOURNAL_KEY_PREFIX
+    + """' .. worker
 local deps = {}
 local i = 13
 for _ = 1, n_done do
@@ -68,12 +76,14 @@ for _ = 1, n_done do
   redis.call('DEL', 'rq:execution:' .. ck)
   redis.call('ZREM', 'rq:executions:' .. id, ex)
   redis.call('SREM', wexec, ck)
+  redis.call('HDEL', journal, ex)
   if uniq ~= '' and redis.call('GET', 'rqstack:unique:' .. uniq) == id then
     redis.call('DEL', 'rqstack:unique:' .. uniq)
   end
   if redis.call('EXISTS', jkey .. ':dependents') == 1 then table.insert(deps, id) end
 end
-if n_done > 0 then
+-- A reaper recording a dead worker's successes must not bring its expired hash back.
+if n_done > 0 and redis.call('EXISTS', wkey) == 1 then
   redis.call('HINCRBY', wkey, 'successful_job_count', n_done)
   redis.call('HINCRBYFLOAT', wkey, 'total_working_time', ARGV[10])
 end
@@ -97,6 +107,7 @@ local function claim(q, id)
   redis.call('ZADD', 'rq:executions:' .. id, started_score + 60, ex)
   redis.call('EXPIRE', 'rq:executions:' .. id, exec_ttl + 60)
   redis.call('SADD', wexec, ck)
+  redis.call('HSET', journal, ex, 'h')
   table.insert(out, {q, id, ex, fields})
 end
 if ARGV[12] ~= '' then claim(ARGV[11], ARGV[12]) end
@@ -112,9 +123,11 @@ end
 if claimed > 0 then
   redis.call('HSET', wkey, 'state', 'busy')
   redis.call('EXPIRE', wexec, exec_ttl + 60)
+  redis.call('EXPIRE', journal, exec_ttl + 60)
 end
 return {deps, out}
 """
+)
 
 
 class Claimed:
@@ -183,7 +196,6 @@ class Claimer:
         self.worker_name = worker_name
         self.queue_names = list(queue_names)
         self.ttl = ttl
-        self._script = redis_direct.Script(CLAIM_AND_FINISH)
         self._prefix = uuid4().hex[:16]
         self._counter = 0
 
@@ -191,32 +203,85 @@ class Claimer:
         self, finished: Sequence[tuple[Claimed, str]], pre: tuple[str, str] | None, limit: int, now: datetime
     ) -> tuple[list[Claimed], set[str]]:
         """Record ``finished`` (job, result) and claim up to ``limit`` jobs; (claimed, ids to release)."""
-        now_ts = now.timestamp()
-        args: list[Any] = [
-            self.worker_name,
-            repr(now_ts),
-            rq_time(now),
-            repr(now_ts + self.ttl),
-            int(self.ttl),
-            limit,
-            self._prefix,
-            self._counter,
-            len(finished),
-            repr(sum(now_ts - claimed.started for claimed, _ in finished)),
-            pre[0] if pre else "",
-            pre[1] if pre else "",
-        ]
-        for claimed, result in finished:
-            job = claimed.job
-            ttl = job.result_ttl if job.result_ttl is not None else RQ_DEFAULT_RESULT_TTL
-            args += [job.id, claimed.ref.queue, claimed.ref.execution_id, repr(claimed.started), result, ttl]
-            args.append(unique_key_of(job.meta) or "")
+        done = [(claimed.job, claimed.ref, claimed.started, result) for claimed, result in finished]
+        args = _arguments(self.worker_name, now, self.ttl, done, claim=(limit, self._prefix, self._counter))
+        args += [pre[0], pre[1]] if pre else ["", ""]
+        args += _done_records(done)
         args += self.queue_names
-        deps, rows = self._script(self.connection, args=args)
+        deps, rows = _SCRIPT(self.connection, args=args)
         self._counter += len(rows)
+        now_ts = now.timestamp()
         claimed_jobs = []
         for queue, job_id, execution_id, flat in rows:
             fields = dict(zip(flat[::2], flat[1::2], strict=True))
             ref = ExecRef(queue.decode(), job_id.decode(), execution_id.decode())
             claimed_jobs.append(Claimed(ref, fields, now_ts, self.connection, self.worker_name))
         return claimed_jobs, {d.decode() for d in deps}
+
+
+Done = tuple[Job, ExecRef, float, str]
+
+
+def record_successes(
+    connection: redis.Redis, worker_name: str, done: Sequence[Done], now: datetime, ttl: float
+) -> set[str]:
+    """Record jobs of ``worker_name`` that returned (job, execution, start, result) as a claim would.
+
+    For the reaper: a dead worker's successes its journal shows but Redis never recorded. The ids of
+    those with dependents come back, to be released.
+    """
+    args = _arguments(worker_name, now, ttl, done, claim=(0, "", 0))
+    args += ["", "", *_done_records(done)]
+    deps, _ = _SCRIPT(connection, args=args)
+    return {d.decode() for d in deps}
+
+
+def after_success(
+    connection: redis.Redis,
+    settings: Settings | None,
+    worker_name: str,
+    done: Sequence[tuple[Job, str, float]],
+    now: datetime,
+    with_dependents: set[str],
+) -> None:
+    """What follows recorded successes (job, queue, start): dependents released, succeeded hooks run."""
+    for job, queue, started in done:
+        if job.id in with_dependents:
+            job._status = "finished"  # type: ignore[assignment]
+            make_queue(queue, connection).enqueue_dependents(job)
+        if callbacks.wants_event("succeeded", job.meta, job.meta.get(JOB_NAME_META_KEY), settings):
+            began = datetime.fromtimestamp(started, UTC)
+            info = callbacks.info_of(job, queue, worker_name, "succeeded", began, now, None, job.retries_left)
+            callbacks.emit(connection, settings, "succeeded", info)
+
+
+def _arguments(
+    worker_name: str, now: datetime, ttl: float, done: Sequence[Done], *, claim: tuple[int, str, int]
+) -> list[Any]:
+    """ARGV[1..10] of CLAIM_AND_FINISH; ``claim`` is (at most this many, execution id prefix, counter)."""
+    now_ts = now.timestamp()
+    limit, prefix, counter = claim
+    return [
+        worker_name,
+        repr(now_ts),
+        rq_time(now),
+        repr(now_ts + ttl),
+        int(ttl),
+        limit,
+        prefix,
+        counter,
+        len(done),
+        repr(sum(now_ts - started for _, _, started, _ in done)),
+    ]
+
+
+def _done_records(done: Sequence[Done]) -> list[Any]:
+    args: list[Any] = []
+    for job, ref, started, result in done:
+        ttl = job.result_ttl if job.result_ttl is not None else RQ_DEFAULT_RESULT_TTL
+        unique = unique_key_of(job.meta) or ""
+        args += [job.id, ref.queue, ref.execution_id, repr(started), result, ttl, unique]
+    return args
+
+
+_SCRIPT = redis_direct.Script(CLAIM_AND_FINISH)

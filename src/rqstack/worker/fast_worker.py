@@ -40,15 +40,14 @@ from rqstack.constants import (
     RQ_WORKER_KEY_PREFIX,
 )
 from rqstack.settings import Settings
-from rqstack.worker import callbacks, registration
+from rqstack.worker import callbacks, journal, registration
 from rqstack.worker.bookkeeping import (
     settle_canceled,
     settle_failure,
     settle_requeue,
 )
-from rqstack.worker.claims import Claimed, Claimer
+from rqstack.worker.claims import Claimed, Claimer, after_success
 from rqstack.worker.control import StopControl
-from rqstack.worker.enqueue import JOB_NAME_META_KEY, make_queue
 from rqstack.worker.execute import JobCanceled, Outcome, WorkerShutdown, run_job, timeout_message
 from rqstack.worker.horse import Horse
 from rqstack.worker.options import WorkerOptions
@@ -87,6 +86,8 @@ class FastWorker(StopControl):
         self._buffer: deque[Claimed] = deque()
         self._pending: list[tuple[Claimed, str]] = []
         self._pending_since = 0.0
+        #: The latest success not yet in Redis nor in the journal: (execution id, result).
+        self._returned: tuple[str, str] | None = None
         self._current: Claimed | None = None
         self._began = 0.0
         self._in_job = False
@@ -179,6 +180,14 @@ class FastWorker(StopControl):
             if not self._buffer:  # the heartbeat thread gave them back meanwhile
                 return None, True
             claimed = self._buffer.popleft()
+            returned, self._returned = self._returned, None
+        try:
+            journal.write_begun(self.connection, self.name, claimed.ref.execution_id, returned)
+        except BaseException:
+            with self._lock:  # not begun: it stays first in line
+                self._buffer.appendleft(claimed)
+                self._returned = self._returned or returned
+            raise
         began = time.monotonic()
         outcome = self._perform(claimed)
         elapsed = time.monotonic() - began
@@ -196,6 +205,9 @@ class FastWorker(StopControl):
         now = datetime.now(UTC)
         with self._lock:
             pending, self._pending = self._pending, []
+            returned = self._returned
+            if pending and returned is not None and pending[-1][0].ref.execution_id == returned[0]:
+                self._returned = None  # this call records it
         try:
             claimed, with_dependents = self._claimer.run(
                 pending, pre, self._batch if limit is None else limit, now
@@ -204,7 +216,9 @@ class FastWorker(StopControl):
             with self._lock:  # not recorded: they go with the next call
                 self._pending[:0] = pending
             raise
-        released = self._after_success([c for c, _ in pending], now, with_dependents)
+        done = [(c.job, c.ref.queue, c.started) for c, _ in pending]
+        after_success(self.connection, self.settings, self.name, done, now, with_dependents)
+        released = bool(with_dependents)
         with self._lock:
             self._buffer.extend(claimed)
         if claimed and self._batch < self.options.max_batch:
@@ -304,6 +318,7 @@ class FastWorker(StopControl):
                 if not self._pending:
                     self._pending_since = time.monotonic()
                 self._pending.append((claimed, outcome.result_b64))
+                self._returned = (claimed.ref.execution_id, outcome.result_b64)
             return
         now = datetime.now(UTC)
 
@@ -355,16 +370,6 @@ class FastWorker(StopControl):
                 )
                 time.sleep(delay)
                 delay = min(5.0, delay * 2)
-
-    def _after_success(self, done: list[Claimed], now: datetime, with_dependents: set[str]) -> bool:
-        for claimed in done:
-            job = claimed.job
-            if job.id in with_dependents:
-                job._status = "finished"  # type: ignore[assignment]
-                make_queue(claimed.ref.queue, self.connection).enqueue_dependents(job)
-            if callbacks.wants_event("succeeded", job.meta, job.meta.get(JOB_NAME_META_KEY), self.settings):
-                self._emit("succeeded", claimed, now, None, job.retries_left)
-        return bool(with_dependents)
 
     def _emit(self, event: str, claimed: Claimed, now: datetime, error: str | None, left: int | None) -> None:
         started = datetime.fromtimestamp(claimed.started, UTC)

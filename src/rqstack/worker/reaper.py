@@ -4,6 +4,10 @@ A started job is abandoned when its ``rq:wip:<queue>`` entry was not refreshed i
 the heartbeat deadline), its execution record expired, or its worker's key expired. Stock RQ notices
 after ~811 s; rqstack workers refresh every 5 s with a 20 s TTL and reap every 5 s, so a dead worker's
 jobs move on within ~30 s. Each entry is claimed with ZREM, so concurrent reapers never double-handle.
+
+A dead worker's journal (worker/journal.py) says which of its jobs were merely held (put back at the
+front of their queue) and which had returned (recorded as finished): only the job it was running is
+abandoned, as with stock RQ.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from rq.job import Job
 from rqstack.constants import (
     REAPER_LOCK_KEY,
     RQ_EXECUTION_KEY_PREFIX,
+    RQ_JOB_KEY_PREFIX,
     RQ_QUEUE_KEY_PREFIX,
     RQ_QUEUES_KEY,
     RQ_STARTED_REGISTRY_PREFIX,
@@ -28,16 +33,22 @@ from rqstack.constants import (
 )
 from rqstack.serializer import JSONFirstSerializer
 from rqstack.settings import Settings
-from rqstack.worker import callbacks
-from rqstack.worker.bookkeeping import ExecRef, remove_execution, settle_failure
+from rqstack.worker import callbacks, journal
+from rqstack.worker.bookkeeping import ExecRef, remove_execution, settle_failure, settle_requeue
+from rqstack.worker.claims import after_success, record_successes
 from rqstack.worker.enqueue import JOB_NAME_META_KEY
 
 logger = logging.getLogger(__name__)
 
+#: A worker's key and its jobs' started entries lapse together, give or take a round trip; an entry
+#: this long overdue while its worker's key lives is a stray the worker no longer refreshes.
+LAPSE_GRACE_SECONDS = 1.0
+
 
 @dataclass(frozen=True)
 class ReapedJob:
-    """An abandoned job and what the reaper did with it (``retrying`` or ``failed``)."""
+    """A dead worker's job and what the reaper did with it: ``retrying`` or ``failed`` (abandoned while
+    running), ``requeued`` (held, never begun) or ``finished`` (it had returned)."""
 
     job_id: str
     queue: str
@@ -94,24 +105,38 @@ def reap_abandoned(
     with connection.pipeline(transaction=False) as pipe:
         for _, member, _ in entries:
             pipe.hmget(RQ_EXECUTION_KEY_PREFIX + member, "worker_name", "last_heartbeat")
-        records = pipe.execute()
-    names = sorted({r[0].decode() for r in records if r[0]})
+            # The execution record lapses with its worker: the job hash still names the worker.
+            pipe.hget(RQ_JOB_KEY_PREFIX + member.split(":", 1)[0], "worker_name")
+        replies = pipe.execute()
+    records = [
+        ((record[0] or job_worker or b"").decode(), float(record[1]) if record[1] else None)
+        for record, job_worker in zip(replies[::2], replies[1::2], strict=True)
+    ]
+    names = sorted({name for name, _ in records if name})
     with connection.pipeline(transaction=False) as pipe:
         for name in names:
             pipe.exists(RQ_WORKER_KEY_PREFIX + name)
         alive = {name for name, exists in zip(names, pipe.execute(), strict=True) if exists}
+    dead = [name for name in names if name not in alive]
+    # Only a dead worker's journal is final: a live one may begin a held job any moment.
+    journals = {name: journal.read(connection, name) for name in dead}
+    # Latest claim first: held jobs pushed back onto the front of a queue keep their order.
+    ordered = sorted(
+        zip(entries, records, strict=True),
+        key=lambda pair: journal.claim_order(pair[0][1].split(":", 1)[1]),
+        reverse=True,
+    )
     reaped = []
-    for (queue, member, score), (worker, beat) in zip(entries, records, strict=True):
-        worker_name = worker.decode() if worker else ""
-        if score >= now_ts and worker_name in alive:
+    for (queue, member, score), (worker_name, last_beat) in ordered:
+        if worker_name in alive and score >= now_ts - LAPSE_GRACE_SECONDS:
             continue
-        last = float(beat) if beat else None
-        result = _reap_one(connection, queue, member, worker_name, last, settings)
+        entry = journals.get(worker_name, {}).get(member.split(":", 1)[1])
+        result = _reap_one(connection, queue, member, worker_name, last_beat, settings, entry)
         if result is not None:
             reaped.append(result)
-    for name in names:
-        if name not in alive:
-            connection.srem(RQ_WORKERS_KEY, RQ_WORKER_KEY_PREFIX + name)
+    for name in dead:
+        connection.srem(RQ_WORKERS_KEY, RQ_WORKER_KEY_PREFIX + name)
+        connection.delete(journal.key(name))
     return reaped
 
 
@@ -122,6 +147,7 @@ def _reap_one(
     worker_name: str,
     last_beat: float | None,
     settings: Settings | None,
+    entry: journal.Entry | None = None,
 ) -> ReapedJob | None:
     # ZREM is the claim: of several reapers racing, only the one that removed the entry handles it.
     if not connection.zrem(RQ_STARTED_REGISTRY_PREFIX + queue, member):
@@ -143,8 +169,21 @@ def _reap_one(
             remove_execution(pipe, ref, worker_name)
             pipe.execute()
         return None
-    since = datetime.fromtimestamp(last_beat, UTC).isoformat() if last_beat else "its start"
     who = worker_name or job.worker_name or "unknown"
+    if entry is not None and entry.state == journal.HELD:
+        with connection.pipeline() as pipe:
+            settle_requeue(pipe, job, ref, worker_name)
+            pipe.execute()
+        logger.info(
+            "job %s was held but not begun by worker %s when it died: back at the front of queue %s",
+            job_id,
+            who,
+            queue,
+        )
+        return ReapedJob(job_id, queue, who, "requeued", "")
+    if entry is not None and entry.state == journal.SUCCEEDED:
+        return _record_success(connection, job, ref, who, entry.result, settings)
+    since = datetime.fromtimestamp(last_beat, UTC).isoformat() if last_beat else "its start"
     error = (
         f"AbandonedJobError: worker {who} died while running this job (no heartbeat since {since}); "
         "it was killed, ran out of memory or lost its host; the job is retried if it has retries left, "
@@ -153,7 +192,9 @@ def _reap_one(
     now = datetime.now(UTC)
     started = job.started_at.timestamp() if job.started_at else now.timestamp()
     with connection.pipeline() as pipe:
-        outcome = settle_failure(pipe, job, ref, worker_name, error, started=started, now=now)
+        outcome = settle_failure(
+            pipe, job, ref, worker_name, error, started=started, now=now, worker_alive=False
+        )
         pipe.execute()
     logger.warning("job %s on queue %s was abandoned by worker %s: %s", job_id, queue, who, outcome)
     info = callbacks.job_info(
@@ -171,3 +212,17 @@ def _reap_one(
     if outcome == "failed":
         callbacks.emit(connection, settings, "failed", info)
     return ReapedJob(job_id, queue, who, outcome, error)
+
+
+def _record_success(
+    connection: redis.Redis, job: Job, ref: ExecRef, worker_name: str, result: str, settings: Settings | None
+) -> ReapedJob:
+    """Record a job the dead worker ran to its end, as the worker's next claim would have."""
+    now = datetime.now(UTC)
+    started = job.started_at.timestamp() if job.started_at else now.timestamp()
+    released = record_successes(connection, worker_name, [(job, ref, started, result)], now, ttl=0)
+    after_success(connection, settings, worker_name, [(job, ref.queue, started)], now, released)
+    logger.info(
+        "job %s on queue %s had finished when worker %s died: recorded", job.id, ref.queue, worker_name
+    )
+    return ReapedJob(job.id, ref.queue, worker_name, "finished", "")

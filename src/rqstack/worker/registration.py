@@ -19,6 +19,7 @@ from rqstack.constants import (
     RQ_WORKERS_BY_QUEUE_PREFIX,
     RQ_WORKERS_KEY,
 )
+from rqstack.worker import journal
 from rqstack.worker.bookkeeping import ExecRef, rq_time
 
 
@@ -49,7 +50,7 @@ def register_birth(connection: redis.Redis, name: str, queues: Sequence[str], tt
         pipe.sadd(RQ_WORKERS_KEY, key)
         for queue in queues:
             pipe.sadd(RQ_WORKERS_BY_QUEUE_PREFIX + queue, key)
-        pipe.expire(key, int(ttl))
+        pipe.pexpire(key, _milliseconds(ttl))
         pipe.execute()
 
 
@@ -62,7 +63,7 @@ def register_death(connection: redis.Redis, name: str, queues: Sequence[str]) ->
             pipe.srem(RQ_WORKERS_BY_QUEUE_PREFIX + queue, key)
         pipe.hset(key, mapping={"death": rq_time(datetime.now(UTC)), "state": "dead"})
         pipe.expire(key, 60)
-        pipe.delete(key + ":executions")
+        pipe.delete(key + ":executions", journal.key(name))
         pipe.execute()
 
 
@@ -75,9 +76,9 @@ def heartbeat(connection: redis.Redis, name: str, ttl: float, executions: Sequen
     key = RQ_WORKER_KEY_PREFIX + name
     now = time.time()
     with connection.pipeline(transaction=False) as pipe:
-        pipe.expire(key, int(ttl))
+        pipe.pexpire(key, _milliseconds(ttl))
         pipe.hset(key, "last_heartbeat", rq_time(datetime.now(UTC)))
-        pipe.expire(key, int(ttl))
+        pipe.pexpire(key, _milliseconds(ttl))
         pipe.expire(key + ":executions", int(ttl) + 60)
         for ref in executions:
             # XX: an entry the reaper already took must not come back.
@@ -94,3 +95,9 @@ def heartbeat(connection: redis.Redis, name: str, ttl: float, executions: Sequen
             pipe.expire(RQ_EXECUTION_KEY_PREFIX + ref.composite, int(ttl))
         existed = pipe.execute()[0]
     return bool(existed)
+
+
+def _milliseconds(ttl: float) -> int:
+    # The key lapses when its jobs' started entries do (their scores are now + ttl), not up to a
+    # second apart as whole-second EXPIRE would make it.
+    return max(1, int(ttl * 1000))
