@@ -43,7 +43,7 @@ class Config:
             fires=20,
             worker_jobs=10_000,
             fork_worker_jobs=1_000,
-            startup_repeats=5,
+            startup_repeats=7,
             enqueue_jobs=10_000,
             memory_jobs=10_000,
         )

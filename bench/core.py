@@ -142,6 +142,37 @@ def measure(
     return result
 
 
+def measure_alternating(
+    rows: Sequence[Measurement],
+    fn: Callable[[BenchRedis], Sequence[Sample]],
+    repeats: int,
+) -> list[Measurement]:
+    """``measure`` for rows whose samples one call of ``fn`` takes together, one per row, in row order.
+
+    For figures that drift with the machine faster than a case runs (process start-up): ``fn`` takes
+    turns between the rows on one server, so every row sees the same moments.
+    """
+    started = time.monotonic()
+    for _ in range(repeats):
+        gc.collect()
+        try:
+            with fresh_redis() as server:
+                samples = fn(server)
+        except Exception as exc:
+            logger.debug("%s failed", rows[0].case, exc_info=True)
+            for row in rows:
+                row.status = "failed"
+                row.note = f"{type(exc).__name__}: {exc}"[:300]
+                row.samples.clear()
+            _remember_failure(rows[0].case, ", ".join(row.impl for row in rows))
+            break
+        for row, sample in zip(rows, samples, strict=True):
+            row.samples.append(sample)
+    for row in rows:
+        _progress(row, time.monotonic() - started)
+    return list(rows)
+
+
 def _remember_failure(case: str, impl: str) -> None:
     logger.warning("%s / %s failed:\n%s", case, impl, traceback.format_exc(limit=6))
 

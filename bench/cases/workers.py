@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -11,7 +12,7 @@ import redis
 
 from bench import procs, rqstack_api
 from bench.config import Config
-from bench.core import Kind, Measurement, Sample, measure
+from bench.core import Kind, Measurement, Sample, measure, measure_alternating
 from bench.jobs import RUNS_KEY
 from bench.server import BenchRedis
 
@@ -103,19 +104,16 @@ def run(config: Config) -> list[Measurement]:
             )
         )
     bare = procs.bare_interpreter_start()
-    for setup in (SETUPS[0], SETUPS[2]):
-        out.append(
-            measure(
-                "worker start-up (net of python start)",
-                setup.name,
-                setup.kind,
-                "s",
-                "lower",
-                lambda s, setup=setup: _startup(s, setup, bare, config.startup_repeats),
-                config.repeats,
-                note=f"bare `python -c pass` = {bare * 1000:.0f} ms, subtracted",
-            )
-        )
+    note = f"bare `python -c pass` = {bare * 1000:.0f} ms, subtracted"
+    starters = [
+        Starter(SETUPS[0].name, "stock", SETUPS[0].commands, SETUPS[0].rqstack_format),
+        Starter(IMPORT_FLOOR, "ceiling", _import_floor, rqstack_format=None),
+        Starter(SETUPS[2].name, "rqstack", SETUPS[2].commands, SETUPS[2].rqstack_format),
+    ]
+    rows = [Measurement(STARTUP_CASE, s.name, s.kind, "s", "lower", note=note) for s in starters]
+    out += measure_alternating(
+        rows, lambda s: _startups(s, starters, bare, config.startup_repeats), config.repeats
+    )
     return out
 
 
@@ -188,24 +186,66 @@ def run_until_done(
     return first, done
 
 
-def _startup(server: BenchRedis, setup: WorkerSetup, bare: float, repeats: int) -> Sample:
+STARTUP_CASE = "worker start-up (net of python start)"
+#: What any RQ worker command imports before it can run a job: the part of start-up no RQ worker avoids.
+IMPORT_FLOOR = "floor: `python -c 'import redis, rq, click'`"
+
+
+@dataclass(frozen=True)
+class Starter:
+    """A start-up row: the command, and how its job is queued (None: it runs no job)."""
+
+    name: str
+    kind: Kind
+    commands: Callable[[str], list[list[str]]]
+    rqstack_format: bool | None
+
+
+def _import_floor(url: str) -> list[list[str]]:
+    return [[sys.executable, "-c", "import redis, rq, click"]]
+
+
+def _startups(server: BenchRedis, starters: Sequence[Starter], bare: float, starts: int) -> list[Sample]:
+    """``starts`` starts of each starter, taking turns (A B C A B C ...) so all see the same moments.
+
+    Start-up is nearly all interpreter and import time, which drifts by tens of percent within
+    minutes on a shared machine; measured one after the other, two rows could differ by the drift.
+    """
     connection = server.client()
-    timings = []
-    ok = True
-    for _ in range(repeats):
-        connection.delete(RUNS_KEY)
-        fill(connection, 1, rqstack_format=setup.rqstack_format)
+    timings: list[list[float]] = [[] for _ in starters]
+    ok = [True] * len(starters)
+    for _ in range(starts):
+        for i, starter in enumerate(starters):
+            seconds, counted = _one_start(server, connection, starter)
+            timings[i].append(seconds)
+            ok[i] = ok[i] and counted
+    samples = []
+    for starter, raw_all, good in zip(starters, timings, ok, strict=True):
+        raw = sorted(raw_all)[len(raw_all) // 2]
+        counted = "imports only" if starter.rqstack_format is None else "first job done each time"
+        samples.append(
+            Sample(
+                raw - bare,
+                good,
+                f"{len(raw_all)} starts, {counted}",
+                {"raw_s": raw, "bare_python_s": bare, "all_raw_s": raw_all},
+            )
+        )
+    return samples
+
+
+def _one_start(server: BenchRedis, connection: redis.Redis, starter: Starter) -> tuple[float, bool]:
+    """Seconds from spawn to the first job done (or, for the floor, to exit); whether it counted right."""
+    if starter.rqstack_format is None:
         started = time.monotonic()
-        with procs.running(setup.commands(server.url), server.url) as running:
-            procs.wait_until(lambda: connection.hlen(RUNS_KEY) >= 1, 30.0, 0.001)
-            timings.append(time.monotonic() - started)
-            for process in running:
-                process.wait(timeout=10)
-        ok = ok and check_runs(connection, 1)[0]
-    raw = sorted(timings)[len(timings) // 2]
-    return Sample(
-        raw - bare,
-        ok,
-        f"{len(timings)} starts, first job done each time",
-        {"raw_s": raw, "bare_python_s": bare, "all_raw_s": timings},
-    )
+        returncode = procs.spawn(starter.commands(server.url)[0], server.url).wait()
+        return time.monotonic() - started, returncode == 0
+    connection.delete(RUNS_KEY)
+    fill(connection, 1, rqstack_format=starter.rqstack_format)
+    started = time.monotonic()
+    with procs.running(starter.commands(server.url), server.url) as running:
+        procs.wait_until(lambda: connection.hlen(RUNS_KEY) >= 1, 30.0, 0.001)
+        seconds = time.monotonic() - started
+        for process in running:
+            process.wait(timeout=10)
+    return seconds, check_runs(connection, 1)[0]
