@@ -108,6 +108,10 @@ def send_unanswered(client: redis.Redis, *args: Arg) -> None:
 
 def _send_only(connection: AbstractConnection, packed: bytes) -> None:
     try:
+        # With no reply to read, a socket the server closed (a restart) would swallow the send without
+        # an error: a zero-timeout poll finds its end-of-file first. Nothing else is ever unread on it.
+        if connection.can_read(timeout=0):
+            raise RedisConnectionError("unexpected data on a kept connection")
         connection.send_packed_command((packed,))
     except RedisConnectionError:
         connection.disconnect()

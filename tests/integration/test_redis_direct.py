@@ -64,6 +64,27 @@ def test_one_kept_connection_per_thread_not_one_per_call(connection: redis.Redis
     assert len(_client_ids(connection) - before) == 1
 
 
+def test_an_unanswered_command_runs_in_order_and_leaves_no_reply_behind(connection: redis.Redis) -> None:
+    connection.set("text", "a")
+    redis_direct.send_unanswered(connection, "HSET", "h", "f", "1")
+    redis_direct.send_unanswered(connection, "RPUSH", "text", "x")  # its WRONGTYPE error is skipped too
+    redis_direct.send_unanswered(connection, "HSET", "h", "f", "2")
+    # The next answered call on the same socket gets its own reply, after the unanswered ones ran.
+    assert redis_direct.execute(connection, "HGET", "h", "f") == b"2"
+    assert redis_direct.execute(connection, "GET", "text") == b"a"
+
+
+def test_an_unanswered_command_after_a_restart_is_not_lost(own_redis: RedisServer) -> None:
+    client = own_redis.client()
+    redis_direct.execute(client, "PING")
+    own_redis.stop()
+    own_redis.start()
+    # The kept socket was closed by the old server; a send on it could vanish without an error.
+    redis_direct.send_unanswered(client, "SET", "after", "1")
+    assert client.get("after") == b"1"
+    client.close()
+
+
 def test_a_restarted_redis_is_reconnected_without_an_error(own_redis: RedisServer) -> None:
     client = own_redis.client()
     assert redis_direct.execute(client, "SET", "k", "before") == b"OK"
