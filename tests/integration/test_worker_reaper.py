@@ -82,3 +82,18 @@ def test_a_heartbeat_after_an_outage_rewrites_what_expired(connection: redis.Red
     assert heartbeat(connection, "w1", 20, [ref]) is False  # the worker key had expired
     record = connection.hgetall("rq:execution:job1:exec1")
     assert record[b"worker_name"] == b"w1" and record[b"job_id"] == b"job1"
+
+
+def test_a_worker_key_recreated_by_its_state_writes_counts_as_expired(connection: redis.Redis) -> None:
+    """After a long outage the worker's idle/busy marks recreate its key with `state` alone, no TTL."""
+    from rqstack.worker.registration import heartbeat, register_birth
+
+    register_birth(connection, "w1", ["default"], 20, "in-process")
+    connection.delete("rq:worker:w1")
+    connection.hset("rq:worker:w1", "state", "idle")  # what the idle mark writes on a lapsed key
+    assert heartbeat(connection, "w1", 20, []) is False
+    register_birth(connection, "w1", ["default"], 20, "in-process", again=True)  # its own remains
+    assert connection.hexists("rq:worker:w1", "birth")
+    assert connection.hget("rq:worker:w1", "queues") == b"default"
+    assert 0 < connection.pttl("rq:worker:w1") <= 20_000
+    assert heartbeat(connection, "w1", 20, []) is True

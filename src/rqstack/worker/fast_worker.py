@@ -130,9 +130,9 @@ class FastWorker(StopControl):
     def _mode(self) -> str:
         return "isolated" if self._horse else "in-process"
 
-    def _register(self) -> None:
+    def _register(self, *, again: bool = False) -> None:
         registration.register_birth(
-            self.connection, self.name, self.queue_names, self.options.heartbeat_ttl, self._mode
+            self.connection, self.name, self.queue_names, self.options.heartbeat_ttl, self._mode, again=again
         )
 
     def _shutdown(self) -> None:
@@ -407,6 +407,11 @@ class FastWorker(StopControl):
                 logger.warning(
                     "worker %s heartbeat failed (%s); retrying in %ss", self.name, exc, self.options.heartbeat
                 )
+            except Exception:
+                # Without heartbeats this worker's running jobs would be reaped as abandoned: never stop.
+                logger.exception(
+                    "worker %s heartbeat failed; retrying in %ss", self.name, self.options.heartbeat
+                )
 
     def heartbeat(self) -> None:
         """Extend the worker key and every claimed job's started entry by the heartbeat TTL."""
@@ -416,7 +421,7 @@ class FastWorker(StopControl):
             claimed.append(current.ref)
         if not registration.heartbeat(self.connection, self.name, self.options.heartbeat_ttl, claimed):
             logger.warning("worker %s key expired while Redis was away; registering again", self.name)
-            self._register()
+            self._register(again=True)
 
 
 def _outcome_of(exc: BaseException, job: Job) -> Outcome:

@@ -23,10 +23,16 @@ from rqstack.worker import journal
 from rqstack.worker.bookkeeping import ExecRef, rq_time
 
 
-def register_birth(connection: redis.Redis, name: str, queues: Sequence[str], ttl: float, mode: str) -> None:
-    """Write the worker hash and set memberships ``rq info`` and rq-dashboard read."""
+def register_birth(
+    connection: redis.Redis, name: str, queues: Sequence[str], ttl: float, mode: str, *, again: bool = False
+) -> None:
+    """Write the worker hash and set memberships ``rq info`` and rq-dashboard read.
+
+    ``again``: the worker registers itself anew after its key lapsed; whatever hash has its name is
+    its own remains, not another live worker.
+    """
     key = RQ_WORKER_KEY_PREFIX + name
-    if connection.exists(key) and not connection.hexists(key, "death"):
+    if not again and connection.exists(key) and not connection.hexists(key, "death"):
         raise ValueError(f"a live worker named {name!r} exists already; give this one another --name")
     now = rq_time(datetime.now(UTC))
     with connection.pipeline() as pipe:
@@ -71,12 +77,14 @@ def heartbeat(connection: redis.Redis, name: str, ttl: float, executions: Sequen
     """Extend the worker key and each claimed job's started entry and execution record by ``ttl``.
 
     Returns False when the worker key had expired (a Redis outage longer than ``ttl``), so the caller
-    registers again; execution records are rewritten whole, since they may have expired too.
+    registers again; execution records are rewritten whole, since they may have expired too. A hash
+    without ``birth`` counts as expired: the worker's own state writes recreate the key with only
+    those fields, and ``rq info`` could not show it.
     """
     key = RQ_WORKER_KEY_PREFIX + name
     now = time.time()
     with connection.pipeline(transaction=False) as pipe:
-        pipe.pexpire(key, _milliseconds(ttl))
+        pipe.hexists(key, "birth")
         pipe.hset(key, "last_heartbeat", rq_time(datetime.now(UTC)))
         pipe.pexpire(key, _milliseconds(ttl))
         pipe.expire(key + ":executions", int(ttl) + 60)
