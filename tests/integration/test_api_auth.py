@@ -71,6 +71,26 @@ def test_login_sets_a_safe_session_cookie(client: FlaskClient) -> None:
     assert client.get("/rq/").status_code == 200
 
 
+@pytest.mark.parametrize(
+    ("base_url", "headers", "secure"),
+    [
+        ("http://localhost", {}, False),
+        ("https://localhost", {}, True),
+        ("http://localhost", {"X-Forwarded-Proto": "https"}, True),
+    ],
+)
+def test_the_session_cookie_is_secure_over_https(
+    app: Flask, base_url: str, headers: dict[str, str], secure: bool
+) -> None:
+    with app.test_client() as client:
+        client.environ_base.update({f"HTTP_{k.upper().replace('-', '_')}": v for k, v in headers.items()})
+        csrf = csrf_of(client, f"{base_url}/login")
+        response = client.post(f"{base_url}/login", data={"password": TOKEN, "csrf_token": csrf})
+        assert response.status_code == 302
+        assert ("Secure" in response.headers["Set-Cookie"]) is secure
+        assert client.get(f"{base_url}/").status_code == 200
+
+
 def test_login_refuses_foreign_next(client: FlaskClient) -> None:
     csrf = csrf_of(client, "/login")
     response = client.post("/login", data={"password": TOKEN, "csrf_token": csrf, "next": "//evil.example/x"})

@@ -1,10 +1,12 @@
-"""Security headers on every response: CSP without inline scripts, no framing, no sniffing."""
+"""Security headers on every response (CSP without inline scripts, no framing, no sniffing), and a
+session cookie marked Secure whenever the dashboard is reached over HTTPS."""
 
 from __future__ import annotations
 
 import secrets
 
 from flask import Flask, Response, g, request
+from flask.sessions import SecureCookieSessionInterface
 
 #: Our pages: scripts only from /static, no inline code at all.
 PAGE_CSP = (
@@ -27,8 +29,24 @@ def csp_nonce() -> str:
     return str(nonce)
 
 
+class SchemeAwareSessions(SecureCookieSessionInterface):
+    """Flask's signed-cookie sessions, with the cookie Secure when the request came over HTTPS.
+
+    A fixed ``SESSION_COOKIE_SECURE`` would break logging in over plain HTTP on 127.0.0.1 (the
+    default) or leave the cookie sendable over HTTP when a TLS proxy exposes the dashboard. Behind a
+    proxy the scheme is its ``X-Forwarded-Proto``: a client that forges it only gets a cookie its
+    own plain-HTTP requests cannot send back.
+    """
+
+    def get_cookie_secure(self, app: Flask) -> bool:
+        """True for a request that arrived, or was forwarded, over HTTPS."""
+        forwarded = request.headers.get("X-Forwarded-Proto", "").split(",")[0].strip().lower()
+        return request.is_secure or forwarded == "https"
+
+
 def init_app(app: Flask) -> None:
-    """Add the headers to every response."""
+    """Add the headers to every response; Secure session cookies over HTTPS."""
+    app.session_interface = SchemeAwareSessions()
 
     @app.after_request
     def add_headers(response: Response) -> Response:
