@@ -30,6 +30,8 @@ class WorkerSetup:
     fork: bool = False
     #: The peer this setup's target is about (impl prefix of the peer row).
     versus: str | None = None
+    #: False for a command that runs no job (the start-up floor): timed to its exit.
+    runs_job: bool = True
 
 
 def _rq_simple(url: str) -> list[list[str]]:
@@ -105,11 +107,8 @@ def run(config: Config) -> list[Measurement]:
         )
     bare = procs.bare_interpreter_start()
     note = f"bare `python -c pass` = {bare * 1000:.0f} ms, subtracted"
-    starters = [
-        Starter(SETUPS[0].name, "stock", SETUPS[0].commands, SETUPS[0].rqstack_format),
-        Starter(IMPORT_FLOOR, "ceiling", _import_floor, rqstack_format=None),
-        Starter(SETUPS[2].name, "rqstack", SETUPS[2].commands, SETUPS[2].rqstack_format),
-    ]
+    floor = WorkerSetup(IMPORT_FLOOR, "ceiling", _import_floor, rqstack_format=False, runs_job=False)
+    starters = [SETUPS[0], floor, SETUPS[2]]
     rows = [Measurement(STARTUP_CASE, s.name, s.kind, "s", "lower", note=note) for s in starters]
     out += measure_alternating(
         rows, lambda s: _startups(s, starters, bare, config.startup_repeats), config.repeats
@@ -192,21 +191,11 @@ STARTUP_CASE = "worker start-up (net of python start)"
 IMPORT_FLOOR = "floor: `python -c 'import redis, rq, click'`"
 
 
-@dataclass(frozen=True)
-class Starter:
-    """A start-up row: the command, and how its job is queued (None: it runs no job)."""
-
-    name: str
-    kind: Kind
-    commands: Callable[[str], list[list[str]]]
-    rqstack_format: bool | None
-
-
 def _import_floor(url: str) -> list[list[str]]:
     return [[sys.executable, "-c", "import redis, rq, click, os; os._exit(0)"]]
 
 
-def _startups(server: BenchRedis, starters: Sequence[Starter], bare: float, starts: int) -> list[Sample]:
+def _startups(server: BenchRedis, starters: Sequence[WorkerSetup], bare: float, starts: int) -> list[Sample]:
     """``starts`` starts of each starter, taking turns (A B C A B C ...) so all see the same moments.
 
     Start-up is nearly all interpreter and import time, which drifts by tens of percent within
@@ -223,7 +212,7 @@ def _startups(server: BenchRedis, starters: Sequence[Starter], bare: float, star
     samples = []
     for starter, raw_all, good in zip(starters, timings, ok, strict=True):
         raw = sorted(raw_all)[len(raw_all) // 2]
-        counted = "imports only" if starter.rqstack_format is None else "first job done each time"
+        counted = "first job done each time" if starter.runs_job else "imports only"
         samples.append(
             Sample(
                 raw - bare,
@@ -235,9 +224,9 @@ def _startups(server: BenchRedis, starters: Sequence[Starter], bare: float, star
     return samples
 
 
-def _one_start(server: BenchRedis, connection: redis.Redis, starter: Starter) -> tuple[float, bool]:
+def _one_start(server: BenchRedis, connection: redis.Redis, starter: WorkerSetup) -> tuple[float, bool]:
     """Seconds from spawn to the first job done (or, for the floor, to exit); whether it counted right."""
-    if starter.rqstack_format is None:
+    if not starter.runs_job:
         started = time.monotonic()
         returncode = procs.spawn(starter.commands(server.url)[0], server.url).wait()
         return time.monotonic() - started, returncode == 0

@@ -10,6 +10,7 @@ from __future__ import annotations
 import pytest
 
 from chaos.conftest import (
+    FAST_BEAT,
     Chaos,
     bulk_enqueue,
     finished_runs,
@@ -24,8 +25,6 @@ from rqstack import constants
 
 pytestmark = pytest.mark.timeout(180)
 
-#: Short heartbeats so a dead worker's jobs are reaped in ~1-2 s instead of ~25 s.
-FAST_BEAT = ("--heartbeat", "0.2s", "--heartbeat-ttl", "1s")
 FAST_REAP = {"RQSTACK_REAPER_INTERVAL": "0.2s"}
 JOBS = 3000
 KILLS = 3

@@ -11,6 +11,7 @@ import pytest
 import redis
 
 from chaos.conftest import (
+    FAST_BEAT,
     STUCK_BOUND_SECONDS,
     Chaos,
     finished_runs,
@@ -25,9 +26,6 @@ from rqstack import constants
 from rqstack.worker.options import WorkerOptions
 
 pytestmark = pytest.mark.timeout(120)
-
-#: Short heartbeats so a dead worker's job is reaped in ~1-2 s instead of ~25 s.
-FAST_BEAT = ("--heartbeat", "0.2s", "--heartbeat-ttl", "1s")
 
 
 def horse_pid(client: redis.Redis, worker: subprocess.Popen[bytes]) -> int | None:
