@@ -102,6 +102,8 @@ RQ_WORKERS_BY_QUEUE_PREFIX = "rq:workers:"
 RQ_PUBSUB_CHANNEL_PREFIX = "rq:pubsub:"
 #: Only one worker per interval scans for abandoned jobs; the lock's value is the worker's name.
 REAPER_LOCK_KEY = KEY_PREFIX + "reaper:lock"
+#: Per started entry a reaper is settling (``<queue>:<job>:<execution>``); lapses if the reaper dies.
+REAPING_KEY_PREFIX = KEY_PREFIX + "reaping:"
 #: Marker that turns RQ's stop-job command into a cancellation (status canceled).
 CANCEL_KEY_PREFIX = KEY_PREFIX + "cancel:"
 CANCEL_MARKER_TTL_SECONDS = 3600

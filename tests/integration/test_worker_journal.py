@@ -111,3 +111,18 @@ def test_a_live_workers_journal_is_not_trusted(connection: redis.Redis) -> None:
     assert reap_abandoned(connection, now=time.time() + 5) != []
     assert job(connection, "stray").get_status() == JobStatus.FAILED
     assert connection.lrange("rq:queue:default", 0, -1) == []
+
+
+def test_the_journal_outlives_an_entry_another_reaper_holds(connection: redis.Redis) -> None:
+    """A reaper killed while holding one entry: the next pass, after its claim lapses, still reads it held."""
+    from rqstack.constants import REAPING_KEY_PREFIX
+
+    _, second = claim(connection, ["free", "held-elsewhere"])
+    connection.set(f"{REAPING_KEY_PREFIX}default:held-elsewhere:{second.ref.execution_id}", "1", px=300)
+    time.sleep(0.1)
+    assert [r.job_id for r in reap_abandoned(connection)] == ["free"]
+    assert connection.exists(journal.key(DEAD))
+    time.sleep(0.3)
+    [reaped] = reap_abandoned(connection)
+    assert (reaped.job_id, reaped.outcome) == ("held-elsewhere", "requeued")
+    assert not connection.exists(journal.key(DEAD))

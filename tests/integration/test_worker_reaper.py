@@ -97,3 +97,16 @@ def test_a_worker_key_recreated_by_its_state_writes_counts_as_expired(connection
     assert connection.hget("rq:worker:w1", "queues") == b"default"
     assert 0 < connection.pttl("rq:worker:w1") <= 20_000
     assert heartbeat(connection, "w1", 20, []) is True
+
+
+def test_an_entry_whose_reaper_died_halfway_is_reaped_when_its_claim_lapses(connection: redis.Redis) -> None:
+    from rqstack.constants import REAPING_KEY_PREFIX
+
+    started_by_dead_worker(connection, retry=0, job_id="halfway")
+    connection.set(f"{REAPING_KEY_PREFIX}default:halfway:exec1", "1", px=300)  # its reaper was killed
+    assert reap_abandoned(connection) == []
+    assert connection.zscore("rq:wip:default", "halfway:exec1") is not None, "the job would stay started"
+    time.sleep(0.4)
+    [reaped] = reap_abandoned(connection)
+    assert reaped.job_id == "halfway" and status(connection, "halfway") == JobStatus.FAILED
+    assert not connection.keys(f"{REAPING_KEY_PREFIX}*")

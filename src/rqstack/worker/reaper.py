@@ -3,7 +3,9 @@
 A started job is abandoned when its ``rq:wip:<queue>`` entry was not refreshed in time (the score is
 the heartbeat deadline), its execution record expired, or its worker's key expired. Stock RQ notices
 after ~811 s; rqstack workers refresh every 5 s with a 20 s TTL and reap every 5 s, so a dead worker's
-jobs move on within ~30 s. Each entry is claimed with ZREM, so concurrent reapers never double-handle.
+jobs move on within ~30 s. Each entry is claimed with a lapsing lock and removed in the transaction
+that settles it, so concurrent reapers never double-handle it and a reaper killed halfway loses
+nothing.
 
 A dead worker's journal (worker/journal.py) says which of its jobs were merely held (put back at the
 front of their queue) and which had returned (recorded as finished): only the job it was running is
@@ -23,6 +25,7 @@ from rq.job import Job
 
 from rqstack.constants import (
     REAPER_LOCK_KEY,
+    REAPING_KEY_PREFIX,
     RQ_EXECUTION_KEY_PREFIX,
     RQ_JOB_KEY_PREFIX,
     RQ_QUEUE_KEY_PREFIX,
@@ -40,6 +43,8 @@ from rqstack.worker.enqueue import JOB_NAME_META_KEY
 
 logger = logging.getLogger(__name__)
 
+#: A reaper holds an entry this long at most; if it dies meanwhile, the next pass takes the entry.
+REAP_CLAIM_SECONDS = 30.0
 #: A worker's key and its jobs' started entries lapse together, give or take a round trip; an entry
 #: this long overdue while its worker's key lives is a stray the worker no longer refreshes.
 LAPSE_GRACE_SECONDS = 1.0
@@ -136,7 +141,10 @@ def reap_abandoned(
             reaped.append(result)
     for name in dead:
         connection.srem(RQ_WORKERS_KEY, RQ_WORKER_KEY_PREFIX + name)
-        connection.delete(journal.key(name))
+        # An entry another reaper still holds (or held when it died) needs the journal later.
+        left = [(queue, member) for (queue, member, _), (worker_name, _) in ordered if worker_name == name]
+        if not any(connection.zscore(RQ_STARTED_REGISTRY_PREFIX + q, m) is not None for q, m in left):
+            connection.delete(journal.key(name))
     return reaped
 
 
@@ -149,9 +157,28 @@ def _reap_one(
     settings: Settings | None,
     entry: journal.Entry | None = None,
 ) -> ReapedJob | None:
-    # ZREM is the claim: of several reapers racing, only the one that removed the entry handles it.
-    if not connection.zrem(RQ_STARTED_REGISTRY_PREFIX + queue, member):
+    # The claim lapses: a reaper killed halfway leaves the entry to the next pass, never a job left
+    # "started" with no entry. Every settlement below removes the entry in the same transaction.
+    claim = REAPING_KEY_PREFIX + queue + ":" + member
+    if not connection.set(claim, "1", nx=True, px=int(REAP_CLAIM_SECONDS * 1000)):
         return None
+    try:
+        if connection.zscore(RQ_STARTED_REGISTRY_PREFIX + queue, member) is None:
+            return None  # settled meanwhile by the reaper that held the claim before
+        return _settle(connection, queue, member, worker_name, last_beat, settings, entry)
+    finally:
+        connection.delete(claim)
+
+
+def _settle(
+    connection: redis.Redis,
+    queue: str,
+    member: str,
+    worker_name: str,
+    last_beat: float | None,
+    settings: Settings | None,
+    entry: journal.Entry | None,
+) -> ReapedJob | None:
     job_id, execution_id = member.split(":", 1)
     ref = ExecRef(queue, job_id, execution_id)
     try:
