@@ -14,8 +14,10 @@ abandoned, as with stock RQ.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -136,7 +138,10 @@ def reap_abandoned(
         if worker_name in alive and score >= now_ts - LAPSE_GRACE_SECONDS:
             continue
         entry = journals.get(worker_name, {}).get(member.split(":", 1)[1])
-        result = _reap_one(connection, queue, member, worker_name, last_beat, settings, entry)
+        with _claimed(connection, queue, member) as mine:
+            if not mine:
+                continue
+            result = _reap_one(connection, queue, member, worker_name, last_beat, settings, entry)
         if result is not None:
             reaped.append(result)
     for name in dead:
@@ -148,29 +153,25 @@ def reap_abandoned(
     return reaped
 
 
-def _reap_one(
-    connection: redis.Redis,
-    queue: str,
-    member: str,
-    worker_name: str,
-    last_beat: float | None,
-    settings: Settings | None,
-    entry: journal.Entry | None = None,
-) -> ReapedJob | None:
-    # The claim lapses: a reaper killed halfway leaves the entry to the next pass, never a job left
-    # "started" with no entry. Every settlement below removes the entry in the same transaction.
+@contextlib.contextmanager
+def _claimed(connection: redis.Redis, queue: str, member: str) -> Iterator[bool]:
+    """Whether this reaper holds the entry and it is still there; the claim goes when the block ends.
+
+    The claim lapses: a reaper killed halfway leaves the entry to the next pass, never a job left
+    "started" with no entry, because every settlement removes the entry in its own transaction.
+    """
     claim = REAPING_KEY_PREFIX + queue + ":" + member
     if not connection.set(claim, "1", nx=True, px=int(REAP_CLAIM_SECONDS * 1000)):
-        return None
+        yield False  # another reaper is settling it
+        return
     try:
-        if connection.zscore(RQ_STARTED_REGISTRY_PREFIX + queue, member) is None:
-            return None  # settled meanwhile by the reaper that held the claim before
-        return _settle(connection, queue, member, worker_name, last_beat, settings, entry)
+        # Gone: settled meanwhile by the reaper that held the claim before.
+        yield connection.zscore(RQ_STARTED_REGISTRY_PREFIX + queue, member) is not None
     finally:
         connection.delete(claim)
 
 
-def _settle(
+def _reap_one(
     connection: redis.Redis,
     queue: str,
     member: str,
