@@ -28,11 +28,16 @@ def test_replies_match_redis_py(connection: redis.Redis) -> None:
 
 def test_pack_is_redis_pys_wire_format(connection: redis.Redis) -> None:
     reference = connection.connection_pool.make_connection()
-    for args in (("SET", "k", b"v\r\n", 12), ("EVALSHA", "abc", 0, "é", b"")):
+    for args in (
+        ("SET", "k", b"v\r\n", 12),
+        ("EVALSHA", "abc", 0, "é", b""),
+        ("ZADD", "z", 1796297530.000091, "m", 0.1, "n", 1e-07, "o", -3, "p", 2**70, "q"),
+    ):
         assert redis_direct.pack(args) == b"".join(reference.pack_command(*args))
-    assert redis_direct.pack(("SET", "k", 1.5)) == b"".join(reference.pack_command("SET", "k", 1.5))
-    with pytest.raises(TypeError, match="pass bytes, str, int or float"):
-        redis_direct.pack(("SET", "k", None))  # type: ignore[arg-type]
+    assert redis_direct.pack(["SET", "k", 1.5]) == b"".join(reference.pack_command("SET", "k", 1.5))
+    for wrong in (None, True, ["list"]):
+        with pytest.raises(TypeError, match="str, int, float or bytes"):
+            redis_direct.pack(("SET", "k", wrong))  # type: ignore[arg-type]
 
 
 def test_many_commands_in_one_round_trip_and_errors_after_every_reply(connection: redis.Redis) -> None:
