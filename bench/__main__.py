@@ -11,12 +11,12 @@ from collections.abc import Callable
 
 from bench import procs, report
 from bench.config import Config
-from bench.core import Measurement
+from bench.core import Row, measure
 
 CASES = ("sched", "lateness", "workers", "enqueue", "memory")
 
 
-def _runner(name: str) -> Callable[[Config], list[Measurement]]:
+def _runner(name: str) -> Callable[[Config], list[Row]]:
     if name == "sched":
         from bench.cases import sched_pass
 
@@ -63,9 +63,9 @@ def main(argv: list[str] | None = None) -> int:
     for noisy in ("rq", "rq_scheduler", "rqstack"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     if args.markdown:
-        meta, rows = report.load(__import__("pathlib").Path(args.markdown))
+        meta, loaded = report.load(__import__("pathlib").Path(args.markdown))
         print(f"<!-- {meta} -->")
-        print(report.render(rows, markdown=True))
+        print(report.render(loaded, markdown=True))
         return 0
     if args.plot:
         return _plot(args.plot)
@@ -73,14 +73,17 @@ def main(argv: list[str] | None = None) -> int:
     selected = args.only or [*CASES, *(["peers"] if args.peers else [])]
     procs.compile_sources()
     started = time.monotonic()
-    results: list[Measurement] = []
+    rows: list[Row] = []
     for name in CASES:
         if name in selected:
-            results.extend(_runner(name)(config))
+            rows.extend(_runner(name)(config))
     if "peers" in selected and not config.quick:
         from bench.peers import run_peers
 
-        results = run_peers.merge(results, run_peers.run(config))
+        # Built before the clock matters: a pip install in the middle of a case would slow its rows.
+        run_peers.prepare_venvs()
+        rows.extend(run_peers.run(config))
+    results = measure(rows, config.repeats)
     seconds = time.monotonic() - started
     print(report.render(results))
     path = report.write_json(

@@ -104,73 +104,91 @@ class Measurement:
 SampleFn = Callable[[BenchRedis], Sample]
 
 
-def measure(
+@dataclass
+class Row:
+    """Measurements whose samples one call of ``fn`` takes together, in order (usually just one)."""
+
+    measurements: tuple[Measurement, ...]
+    fn: Callable[[BenchRedis], Sequence[Sample]]
+
+    @property
+    def case(self) -> str:
+        """The case its measurements belong to."""
+        return self.measurements[0].case
+
+
+def row(
     case: str,
     impl: str,
     kind: Kind,
     unit: str,
     better: Better,
     fn: SampleFn,
-    repeats: int,
     *,
     note: str = "",
     baseline: str | None = None,
     versus: str | None = None,
-) -> Measurement:
-    """Run ``fn`` ``repeats`` times, each against its own fresh redis-server."""
-    result = Measurement(case, impl, kind, unit, better, note=note, baseline=baseline, versus=versus)
-    started = time.monotonic()
-    for _ in range(repeats):
-        # Each repeat starts from a collected heap: no figure pays for garbage an earlier case left.
-        gc.collect()
-        try:
-            with fresh_redis() as server:
-                result.samples.append(fn(server))
-        except Unavailable as exc:
-            result.status = "unavailable"
-            result.note = str(exc)
-            result.samples.clear()
-            break
-        except Exception as exc:
-            logger.debug("%s / %s failed", case, impl, exc_info=True)
-            result.status = "failed"
-            result.note = f"{type(exc).__name__}: {exc}"[:300]
-            result.samples.clear()
-            _remember_failure(case, impl)
-            break
-    _progress(result, time.monotonic() - started)
-    return result
+) -> Row:
+    """One implementation of one case, sampled by ``fn`` against a fresh redis-server each repeat."""
+    measurement = Measurement(case, impl, kind, unit, better, note=note, baseline=baseline, versus=versus)
+    return Row((measurement,), lambda server: [fn(server)])
 
 
-def measure_alternating(
-    rows: Sequence[Measurement],
-    fn: Callable[[BenchRedis], Sequence[Sample]],
-    repeats: int,
-) -> list[Measurement]:
-    """``measure`` for rows whose samples one call of ``fn`` takes together, one per row, in row order.
+def measure(rows: Sequence[Row], repeats: int) -> list[Measurement]:
+    """Every row, case by case; within a case the rows take turns, one sample each per repeat.
 
-    For figures that drift with the machine faster than a case runs (process start-up): ``fn`` takes
-    turns between the rows on one server, so every row sees the same moments.
+    The machine's speed drifts within minutes, faster than a case with several rows runs: timed one
+    row after the other, two rows could differ by the drift alone. Taking turns, the rows of a case
+    see the same stretches of the machine, and the order rotates each repeat so no row always runs
+    first. Each sample gets its own redis-server and starts from a collected heap.
     """
-    started = time.monotonic()
-    for _ in range(repeats):
-        gc.collect()
-        try:
-            with fresh_redis() as server:
-                samples = fn(server)
-        except Exception as exc:
-            logger.debug("%s failed", rows[0].case, exc_info=True)
-            for row in rows:
-                row.status = "failed"
-                row.note = f"{type(exc).__name__}: {exc}"[:300]
-                row.samples.clear()
-            _remember_failure(rows[0].case, ", ".join(row.impl for row in rows))
-            break
-        for row, sample in zip(rows, samples, strict=True):
-            row.samples.append(sample)
-    for row in rows:
-        _progress(row, time.monotonic() - started)
-    return list(rows)
+    cases: dict[str, list[Row]] = {}
+    for each in rows:
+        cases.setdefault(each.case, []).append(each)
+    out: list[Measurement] = []
+    for case_rows in cases.values():
+        out += _measure_case(case_rows, repeats)
+    return out
+
+
+def _measure_case(rows: list[Row], repeats: int) -> list[Measurement]:
+    spent = [0.0] * len(rows)
+    for repeat in range(repeats):
+        shift = repeat % len(rows)
+        for index in [*range(shift, len(rows)), *range(shift)]:
+            if all(m.status == "ok" for m in rows[index].measurements):
+                started = time.monotonic()
+                _sample(rows[index])
+                spent[index] += time.monotonic() - started
+    for each, seconds in zip(rows, spent, strict=True):
+        for measurement in each.measurements:
+            _progress(measurement, seconds)
+    return [measurement for each in rows for measurement in each.measurements]
+
+
+def _sample(each: Row) -> None:
+    """One repeat of ``each``; a row that fails or is unavailable keeps no samples and is not run again."""
+    gc.collect()
+    try:
+        with fresh_redis() as server:
+            samples = each.fn(server)
+    except Unavailable as exc:
+        _give_up(each, "unavailable", str(exc))
+        return
+    except Exception as exc:
+        logger.debug("%s failed", each.case, exc_info=True)
+        _give_up(each, "failed", f"{type(exc).__name__}: {exc}"[:300])
+        _remember_failure(each.case, ", ".join(m.impl for m in each.measurements))
+        return
+    for measurement, sample in zip(each.measurements, samples, strict=True):
+        measurement.samples.append(sample)
+
+
+def _give_up(each: Row, status: Literal["unavailable", "failed"], note: str) -> None:
+    for measurement in each.measurements:
+        measurement.status = status
+        measurement.note = note
+        measurement.samples.clear()
 
 
 def _remember_failure(case: str, impl: str) -> None:

@@ -9,7 +9,7 @@ import redis
 
 from bench import rqstack_api
 from bench.config import Config
-from bench.core import Measurement, Sample, Unavailable, measure
+from bench.core import Row, Sample, Unavailable, row
 from bench.server import BenchRedis
 
 QUEUE_KEY = "rq:queue:default"
@@ -17,69 +17,62 @@ CHUNK = 1000
 _TOKEN = "bench-token"
 
 
-def run(config: Config) -> list[Measurement]:
+def run(config: Config) -> list[Row]:
     """Single and bulk enqueue cases."""
     n = config.enqueue_jobs
-    r = config.repeats
     single = "enqueue, one call per job"
     bulk = f"enqueue, bulk ({CHUNK} per call)"
     return [
-        measure(
+        row(
             single,
             "stock rq Queue.enqueue()",
             "stock",
             "jobs/s",
             "higher",
             lambda s: _timed(s, n, _stock_single),
-            r,
         ),
-        measure(
+        row(
             single,
             "rqstack enqueue(EnqueueRequest)",
             "rqstack",
             "jobs/s",
             "higher",
             lambda s: _timed(s, n, _rqstack_single),
-            r,
             note="checks params against the registry",
             versus="huey",
         ),
-        measure(
+        row(
             bulk,
             "redis-py pipeline HSET+LPUSH (ceiling)",
             "ceiling",
             "jobs/s",
             "higher",
             lambda s: _timed(s, n, _pipeline_ceiling),
-            r,
             note="same job hash, no RQ code",
         ),
-        measure(
+        row(
             bulk,
             "stock rq Queue.enqueue_many()",
             "stock",
             "jobs/s",
             "higher",
             lambda s: _timed(s, n, _stock_bulk),
-            r,
         ),
-        measure(
+        row(
             bulk,
             "rqstack bulk Python API",
             "rqstack",
             "jobs/s",
             "higher",
             lambda s: _timed(s, n, _rqstack_bulk),
-            r,
         ),
-        measure(
+        row(
             bulk,
             "rqstack POST /api/jobs [list]",
             "rqstack",
             "jobs/s",
             "higher",
             lambda s: _timed(s, n, _api_bulk),
-            r,
             note="Flask test client in-process: the endpoint's own cost, no HTTP server",
         ),
     ]

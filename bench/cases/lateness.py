@@ -21,7 +21,7 @@ import redis
 
 from bench import procs, rqstack_api
 from bench.config import Config
-from bench.core import Kind, Measurement, Sample, measure, percentile
+from bench.core import Kind, Row, Sample, percentile, row
 from bench.jobs import STARTS_KEY
 from bench.server import BenchRedis
 
@@ -134,21 +134,20 @@ DELAYED = [
 ]
 
 
-def run(config: Config) -> list[Measurement]:
+def run(config: Config) -> list[Row]:
     """Every lateness case of this run (quick: the API and the stock rq-scheduler pair only)."""
     out = []
     delayed = DELAYED if not config.quick else [DELAYED[0], DELAYED[3]]
     for setup in delayed:
         samples = config.cli_samples if "CLI" in setup.name else config.delayed_samples
         out.append(
-            measure(
+            row(
                 "delayed job start lateness",
                 setup.name,
                 setup.kind,
                 "ms p95 |dev|",
                 "lower",
                 lambda s, setup=setup, n=samples: _delayed(s, setup, n, config.delayed_spacing),
-                config.repeats,
                 note=setup.note,
                 versus="Celery",
             )
@@ -156,14 +155,13 @@ def run(config: Config) -> list[Measurement]:
     fires = FIRES if not config.quick else [FIRES[0]]
     for name, kind, fn in fires:
         out.append(
-            measure(
+            row(
                 "cron/interval fire lateness",
                 name,
                 kind,
                 "ms p95 |dev|",
                 "lower",
                 lambda s, fn=fn: fn(s, config.fires),
-                config.repeats,
                 versus="Celery beat",
             )
         )

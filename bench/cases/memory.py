@@ -5,52 +5,47 @@ from __future__ import annotations
 from bench import rqstack_api
 from bench.cases.workers import SETUPS, WorkerSetup, check_runs, run_until_done
 from bench.config import Config
-from bench.core import Measurement, Sample, measure
+from bench.core import Row, Sample, row
 from bench.jobs import RUNS_KEY
 from bench.server import BenchRedis
 
 
-def run(config: Config) -> list[Measurement]:
+def run(config: Config) -> list[Row]:
     """Bytes per queued and per finished job, stock rq against rqstack."""
     n = config.memory_jobs
-    r = config.repeats
     return [
-        measure(
+        row(
             "Redis bytes per queued job",
             "stock rq Queue.enqueue()",
             "stock",
             "bytes",
             "lower",
             lambda s: _queued(s, n, rqstack=False),
-            r,
         ),
-        measure(
+        row(
             "Redis bytes per queued job",
             "rqstack enqueue()",
             "rqstack",
             "bytes",
             "lower",
             lambda s: _queued(s, n, rqstack=True),
-            r,
         ),
-        measure(
+        row(
             "Redis bytes per finished job",
             "stock rq SimpleWorker",
             "stock",
             "bytes",
             "lower",
             lambda s: _finished(s, n, SETUPS[0]),
-            r,
             note="result_ttl 500 s (RQ default)",
         ),
-        measure(
+        row(
             "Redis bytes per finished job",
             "rqstack worker",
             "rqstack",
             "bytes",
             "lower",
             lambda s: _finished(s, n, SETUPS[2]),
-            r,
             note="result kept 7 days (rqstack default)",
         ),
     ]

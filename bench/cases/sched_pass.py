@@ -12,7 +12,7 @@ import redis
 
 from bench import rqstack_api
 from bench.config import Config
-from bench.core import Measurement, Sample, Unavailable, measure
+from bench.core import Row, Sample, Unavailable, row
 from bench.server import BenchRedis
 
 SCHEDULER_SET = "rq:scheduler:scheduled_jobs"
@@ -20,105 +20,97 @@ REGISTRY = "rq:scheduled:default"
 QUEUE = "rq:queue:default"
 
 
-def run(config: Config) -> list[Measurement]:
+def run(config: Config) -> list[Row]:
     """Every scheduler-pass case of this run."""
-    out: list[Measurement] = []
+    out: list[Row] = []
     for n in config.move_sizes:
         case = f"due-job move, {n:,} jobs"
         out.append(
-            measure(
+            row(
                 case,
                 "stock rq-scheduler enqueue_jobs()",
                 "stock",
                 "jobs/s",
                 "higher",
                 lambda s, n=n: _move(s, n, "rq-scheduler", _stock_rq_scheduler),
-                config.repeats,
             )
         )
         out.append(
-            measure(
+            row(
                 case,
                 "rqstack tick() [rq-scheduler set]",
                 "rqstack",
                 "jobs/s",
                 "higher",
                 lambda s, n=n: _move(s, n, "rq-scheduler", _rqstack_pass),
-                config.repeats,
             )
         )
         out.append(
-            measure(
+            row(
                 case,
                 "stock rq RQScheduler pass [rq registry]",
                 "stock",
                 "jobs/s",
                 "higher",
                 lambda s, n=n: _move(s, n, "registry", _stock_rq_registry),
-                config.repeats,
                 note="RQ's own scheduler (rq worker --with-scheduler), for reference",
                 baseline="stock rq RQScheduler pass [rq registry]",
             )
         )
         out.append(
-            measure(
+            row(
                 case,
                 "rqstack tick() [rq registry]",
                 "rqstack",
                 "jobs/s",
                 "higher",
                 lambda s, n=n: _move(s, n, "registry", _rqstack_pass),
-                config.repeats,
                 note="jobs queued by rqstack enqueue --in/--at",
                 baseline="stock rq RQScheduler pass [rq registry]",
             )
         )
     case = f"cron pass, {config.cron_size:,} schedules due"
     out.append(
-        measure(
+        row(
             case,
             "stock rq-scheduler cron entries",
             "stock",
             "schedules/s",
             "higher",
             lambda s: _stock_cron_pass(s, config.cron_size),
-            config.repeats,
         )
     )
     out.append(
-        measure(
+        row(
             case,
             "rqstack tick(), steady (2nd fire)",
             "rqstack",
             "schedules/s",
             "higher",
             lambda s: _rqstack_cron_pass(s, config.cron_size, steady=True),
-            config.repeats,
             note="the scheduler has fired every schedule once and keeps their plans",
         )
     )
     out.append(
-        measure(
+        row(
             case,
             "rqstack tick(), 1st fire after creation",
             "rqstack",
             "schedules/s",
             "higher",
             lambda s: _rqstack_cron_pass(s, config.cron_size, steady=False),
-            config.repeats,
             note="job templates written when the schedules were saved, as stock's cron() writes job hashes",
         )
     )
     for size in config.idle_sizes:
         out.append(
-            measure(
+            row(
                 f"idle tick, {size:,} schedules",
                 "rqstack tick()",
                 "rqstack",
                 "ms",
                 "lower",
                 lambda s, size=size: _rqstack_idle(s, size, config.idle_ticks),
-                config.repeats,
                 note="median of one repeat's ticks; nothing due",
             )
         )

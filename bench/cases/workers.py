@@ -12,7 +12,7 @@ import redis
 
 from bench import procs, rqstack_api
 from bench.config import Config
-from bench.core import Kind, Measurement, Sample, measure, measure_alternating
+from bench.core import Kind, Measurement, Row, Sample, row
 from bench.jobs import RUNS_KEY
 from bench.server import BenchRedis
 
@@ -86,33 +86,30 @@ SETUPS = [
 ]
 
 
-def run(config: Config) -> list[Measurement]:
+def run(config: Config) -> list[Row]:
     """Throughput of every worker setup, then start-up of the one-process setups."""
     out = []
     setups = SETUPS if not config.quick else SETUPS[:3]
     for setup in setups:
         n = config.fork_worker_jobs if setup.fork else config.worker_jobs
         out.append(
-            measure(
+            row(
                 "worker throughput, no-op jobs",
                 setup.name,
                 setup.kind,
                 "jobs/s",
                 "higher",
                 lambda s, setup=setup, n=n: _throughput(s, setup, n),
-                config.repeats,
                 note=f"{n:,} jobs",
                 versus=setup.versus,
             )
         )
-    bare = procs.bare_interpreter_start()
-    note = f"bare `python -c pass` = {bare * 1000:.0f} ms, subtracted"
+    note = "bare `python -c pass`, timed just before each repeat, subtracted"
     floor = WorkerSetup(IMPORT_FLOOR, "ceiling", _import_floor, rqstack_format=False, runs_job=False)
     starters = [SETUPS[0], floor, SETUPS[2]]
-    rows = [Measurement(STARTUP_CASE, s.name, s.kind, "s", "lower", note=note) for s in starters]
-    out += measure_alternating(
-        rows, lambda s: _startups(s, starters, bare, config.startup_repeats), config.repeats
-    )
+    # One row for the three: their starts take turns within each repeat (see _startups).
+    measurements = tuple(Measurement(STARTUP_CASE, s.name, s.kind, "s", "lower", note=note) for s in starters)
+    out.append(Row(measurements, lambda s: _startups(s, starters, config.startup_repeats)))
     return out
 
 
@@ -195,12 +192,13 @@ def _import_floor(url: str) -> list[list[str]]:
     return [[sys.executable, "-c", "import redis, rq, click, os; os._exit(0)"]]
 
 
-def _startups(server: BenchRedis, starters: Sequence[WorkerSetup], bare: float, starts: int) -> list[Sample]:
+def _startups(server: BenchRedis, starters: Sequence[WorkerSetup], starts: int) -> list[Sample]:
     """``starts`` starts of each starter, taking turns (A B C A B C ...) so all see the same moments.
 
     Start-up is nearly all interpreter and import time, which drifts by tens of percent within
-    minutes on a shared machine; measured one after the other, two rows could differ by the drift.
+    minutes on a shared machine: even rows taking turns repeat by repeat could differ by the drift.
     """
+    bare = procs.bare_interpreter_start()
     connection = server.client()
     timings: list[list[float]] = [[] for _ in starters]
     ok = [True] * len(starters)

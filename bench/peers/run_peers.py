@@ -5,12 +5,11 @@ from __future__ import annotations
 import json
 import logging
 import subprocess
-from collections.abc import Sequence
 from pathlib import Path
 
 from bench import venvs
 from bench.config import Config
-from bench.core import Measurement, Sample, Unavailable, measure
+from bench.core import Row, Sample, Unavailable, row
 from bench.server import BenchRedis
 
 logger = logging.getLogger(__name__)
@@ -37,7 +36,7 @@ PLAN = [
 ]
 
 
-def run(config: Config) -> list[Measurement]:
+def run(config: Config) -> list[Row]:
     """Every peer row; a peer whose venv cannot be built shows as unavailable."""
     out = []
     for peer, script_case, case, label, unit, better in PLAN:
@@ -45,14 +44,13 @@ def run(config: Config) -> list[Measurement]:
             script_case, config.delayed_samples
         )
         out.append(
-            measure(
+            row(
                 case,
                 label,
                 "peer",
                 unit,
                 better,  # type: ignore[arg-type]
                 lambda s, p=peer, c=script_case, n=size: _run_script(s, p, c, n, config),
-                config.repeats,
             )
         )
     return out
@@ -87,16 +85,10 @@ def _run_script(server: BenchRedis, peer: str, case: str, n: int, config: Config
     return Sample(float(data["value"]), bool(data["counts_ok"]), str(data["counted"]), dict(data["extra"]))
 
 
-def merge(ours: Sequence[Measurement], peers: Sequence[Measurement]) -> list[Measurement]:
-    """Peer rows placed right after the rows of the same case."""
-    out: list[Measurement] = []
-    pending = list(peers)
-    cases = [m.case for m in ours]
-    for index, row in enumerate(ours):
-        out.append(row)
-        last_of_case = index + 1 == len(ours) or ours[index + 1].case != row.case
-        if last_of_case:
-            out.extend(p for p in pending if p.case == row.case)
-            pending = [p for p in pending if p.case != row.case]
-    out.extend(p for p in pending if p.case not in cases)
-    return out
+def prepare_venvs() -> None:
+    """Build every peer venv that is missing; one that cannot be built shows as unavailable later."""
+    for spec in venvs.PEERS.values():
+        try:
+            venvs.ensure(spec)
+        except (subprocess.CalledProcessError, OSError) as exc:
+            logger.warning("could not build the %s venv (%s); its rows will say so", spec.name, exc)
