@@ -32,7 +32,7 @@ class Config:
         return cls(
             quick=False,
             peers=peers,
-            repeats=2,
+            repeats=3,
             move_sizes=(10_000, 100_000),
             cron_size=10_000,
             idle_sizes=(1_000, 10_000, 100_000),
