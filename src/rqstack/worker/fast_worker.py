@@ -4,9 +4,10 @@ Per batch, one Lua call finishes the previous batch's successes (status, result 
 registry, worker stats) and claims the next jobs (pop, status started, started registry, execution
 record). The batch grows while jobs are fast; when one runs past 0.1 s the heartbeat thread records
 the finishes held so far and gives the rest of the batch back to the queue head, so a long job never
-holds queued work hostage. ``isolated=True`` runs jobs in a reused forked horse instead. If the
-worker is SIGKILLed, the reaper cannot tell its running job from the ones claimed with it, so all
-are treated as abandoned (retried or failed); ``max_batch=1`` (``--batch 1``) keeps RQ's one-at-a-time.
+holds queued work hostage. ``isolated=True`` runs jobs in a reused forked horse instead;
+``max_batch=1`` (``--batch 1``) keeps RQ's one-at-a-time. Before calling a job the worker marks it
+begun in its journal (journal.py), so after a SIGKILL the reaper fails or retries only the job that
+was running, puts the claimed jobs that never began back, and records the ones that had returned.
 
 Timeouts in-process: SIGALRM raises JobTimeoutException in the job (it runs in the main thread);
 code blocked in C past its deadline is only stopped once it returns to Python - use ``--isolated``
@@ -22,13 +23,12 @@ import signal
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 from uuid import uuid4
 
 import redis
-from redis.client import Pipeline
 from rq.job import Job
 from rq.timeouts import JobTimeoutException
 
@@ -40,12 +40,8 @@ from rqstack.constants import (
     RQ_WORKER_KEY_PREFIX,
 )
 from rqstack.settings import Settings
-from rqstack.worker import callbacks, journal, registration
-from rqstack.worker.bookkeeping import (
-    settle_canceled,
-    settle_failure,
-    settle_requeue,
-)
+from rqstack.worker import journal, outcomes, registration
+from rqstack.worker.bookkeeping import settle_canceled, settle_requeue
 from rqstack.worker.claims import Claimed, Claimer, after_success
 from rqstack.worker.control import StopControl
 from rqstack.worker.execute import JobCanceled, Outcome, WorkerShutdown, run_job, timeout_message
@@ -321,60 +317,22 @@ class FastWorker(StopControl):
                 self._returned = (claimed.ref.execution_id, outcome.result_b64)
             return
         now = datetime.now(UTC)
-
-        def write(pipe: Pipeline) -> str | None:
-            if outcome.kind == "requeue":
-                settle_requeue(pipe, job, ref, self.name)
-                return None
-            if outcome.kind == "canceled" or job.id in self._cancel:
-                settle_canceled(pipe, job, ref, self.name, started=claimed.started, now=now)
-                return "canceled"
-            return settle_failure(
-                pipe,
-                job,
-                ref,
-                self.name,
-                outcome.exc_string,
-                started=claimed.started,
-                now=now,
-                retryable=outcome.retryable,
-            )
-
-        event = self._record(job.id, write)
+        canceled = outcome.kind == "canceled" or job.id in self._cancel
+        event = outcomes.record(
+            self.connection, self.name, claimed, outcome, canceled=canceled, now=now, give_up=self._forced
+        )
         self._cancel.discard(job.id)
         if event is None:
             logger.info("job %s put back at the front of queue %s (worker stopping)", job.id, ref.queue)
             return
         logger.info("job %s %s after %.3fs", job.id, event, elapsed)
         left = (job.retries_left or 1) - 1 if event == "retrying" else None
-        self._emit(event, claimed, now, outcome.exc_string or None, left)
+        outcomes.emit(
+            self.connection, self.settings, self.name, event, claimed, now, outcome.exc_string or None, left
+        )
 
-    def _record(self, job_id: str, write: Callable[[Pipeline], str | None]) -> str | None:
-        """Run ``write`` in one transaction, retrying while Redis is away so the outcome is not lost."""
-        delay = 0.5
-        while True:
-            try:
-                with self.connection.pipeline() as pipe:
-                    event = write(pipe)
-                    pipe.execute()
-                return event
-            except (redis.ConnectionError, redis.TimeoutError) as exc:
-                if self._force:
-                    raise
-                logger.warning(
-                    "worker %s could not record the outcome of job %s (%s); retrying in %ss",
-                    self.name,
-                    job_id,
-                    exc,
-                    delay,
-                )
-                time.sleep(delay)
-                delay = min(5.0, delay * 2)
-
-    def _emit(self, event: str, claimed: Claimed, now: datetime, error: str | None, left: int | None) -> None:
-        started = datetime.fromtimestamp(claimed.started, UTC)
-        info = callbacks.info_of(claimed.job, claimed.ref.queue, self.name, event, started, now, error, left)
-        callbacks.emit(self.connection, self.settings, event, info)
+    def _forced(self) -> bool:
+        return self._force
 
     # --- heartbeat --------------------------------------------------------------------------
     def _heartbeat_loop(self) -> None:
