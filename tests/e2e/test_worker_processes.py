@@ -50,6 +50,13 @@ class Workers:
                 return value.decode() if value else None
         return None
 
+    def name(self, connection: redis.Redis, process: subprocess.Popen[bytes]) -> str:
+        """The worker name of ``process`` (its key in ``rq:workers``, found by pid)."""
+        for key in connection.smembers("rq:workers"):
+            if connection.hget(key, "pid") == str(process.pid).encode():
+                return key.decode().removeprefix("rq:worker:")
+        raise AssertionError(f"no registered worker has pid {process.pid}")
+
     def cli(self, *args: str) -> subprocess.CompletedProcess[str]:
         """Run ``rqstack ARGS`` and capture its output."""
         argv = [sys.executable, "-m", "rqstack", *args]
@@ -278,3 +285,37 @@ def test_stock_rq_worker_runs_rqstack_jobs(workers: Workers, connection: redis.R
     rq = [str(Path(sys.executable).parent / "rq"), "worker", "--burst", "--serializer", serializer]
     subprocess.run([*rq, "--url", workers.env["REDIS_URL"]], env=workers.env, check=True, capture_output=True)
     assert status(connection, job) == "finished"
+
+
+@pytest.mark.parametrize("isolated", [False, True], ids=["in-process", "isolated"])
+def test_stock_rq_info_sees_rqstack_workers_queues_and_jobs(
+    workers: Workers, connection: redis.Redis, isolated: bool
+) -> None:
+    flags = ["--isolated"] if isolated else []
+    busy = workers.start(*flags)
+    idle = workers.start(*flags, "reports")
+    wait_for(lambda: workers.field(connection, idle, "state") == "idle")
+    running_job = sleeper(connection, 5.0)
+    wait_for(lambda: running(connection, running_job))
+    waiting = [sleeper(connection, 5.0) for _ in range(2)]
+    wait_for(lambda: all(status(connection, job) == "queued" for job in waiting))
+    rq = str(Path(sys.executable).parent / "rq")
+    shown = subprocess.run(
+        # Named: without queue names rq info lists only queues that ever held a job, and their workers.
+        [rq, "info", "--raw", "--url", workers.env["REDIS_URL"], "default", "reports"],
+        env=workers.env,
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=True,
+    ).stdout
+    assert "queue default 2, 1 executing" in shown, shown
+    assert "queue reports 0, 0 executing" in shown, shown
+    lines = {line.split()[1]: line for line in shown.splitlines() if line.startswith("worker ")}
+    for process, state, queue in ((busy, "busy", "default"), (idle, "idle", "reports")):
+        line = lines[workers.name(connection, process)]
+        # name (hostname ip:port pid) state queues, as stock RQ's own workers show.
+        host, address, pid = line.split("(", 1)[1].split(")", 1)[0].split()
+        assert host and pid == str(process.pid), line
+        assert address.startswith("127.0.0.1:"), line
+        assert f") {state} {queue}." in line, line

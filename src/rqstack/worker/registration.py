@@ -35,6 +35,7 @@ def register_birth(
     if not again and connection.exists(key) and not connection.hexists(key, "death"):
         raise ValueError(f"a live worker named {name!r} exists already; give this one another --name")
     now = rq_time(datetime.now(UTC))
+    address = _client_address(connection)
     with connection.pipeline() as pipe:
         pipe.delete(key)
         pipe.hset(
@@ -45,7 +46,7 @@ def register_birth(
                 "queues": ",".join(queues),
                 "pid": os.getpid(),
                 "hostname": socket.gethostname(),
-                "ip_address": "",
+                "ip_address": address,
                 "version": VERSION,
                 "python_version": sys.version,
                 "state": "idle",
@@ -58,6 +59,14 @@ def register_birth(
             pipe.sadd(RQ_WORKERS_BY_QUEUE_PREFIX + queue, key)
         pipe.pexpire(key, _milliseconds(ttl))
         pipe.execute()
+
+
+def _client_address(connection: redis.Redis) -> str:
+    """The worker's address as Redis sees it (``ip:port``), which ``rq info`` shows; as RQ finds it."""
+    try:
+        return str(connection.client_info()["addr"])
+    except redis.ResponseError:  # Redis < 6.2 has no CLIENT INFO
+        return "unknown"
 
 
 def register_death(connection: redis.Redis, name: str, queues: Sequence[str]) -> None:
