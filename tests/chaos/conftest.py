@@ -227,9 +227,16 @@ def mark(client: redis.Redis, seconds: float, *, retry: int = 0, job_id: str | N
     return enqueue(client, request).job_id
 
 
-def bulk_enqueue(client: redis.Redis, job: str, ids: Sequence[str], *, chunk: int = 5000) -> None:
-    """Queue ``job`` (no arguments) under each id, pipelined: the hash a single enqueue writes, in bulk."""
-    prepared = prepare(EnqueueRequest(job))
+def bulk_enqueue(
+    client: redis.Redis,
+    job: str,
+    ids: Sequence[str],
+    *,
+    chunk: int = 5000,
+    kwargs: Mapping[str, Any] | None = None,
+) -> None:
+    """Queue ``job`` (with ``kwargs``) under each id, pipelined: the hash a single enqueue writes, in bulk."""
+    prepared = prepare(EnqueueRequest(job, kwargs=dict(kwargs or {})))
     fields = template_fields(prepared)
     queue_key = constants.RQ_QUEUE_KEY_PREFIX + prepared.queue
     client.sadd(constants.RQ_QUEUES_KEY, queue_key)

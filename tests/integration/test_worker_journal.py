@@ -30,7 +30,8 @@ def claim(connection: redis.Redis, ids: list[str], *, retry: int = 0, worker: st
     load_jobs()
     for job_id in ids:
         enqueue(connection, EnqueueRequest("demo.add", args=(1, 2), retry=retry, job_id=job_id))
-    claimed, _ = Claimer(connection, worker, ["default"], ttl=0.05).run([], None, len(ids), datetime.now(UTC))
+    claimer = Claimer(connection, worker, ["default"], ttl=0.05)
+    claimed, _, _ = claimer.run([], None, len(ids), datetime.now(UTC))
     assert [c.ref.job_id for c in claimed] == ids
     if worker == DEAD:
         connection.delete(f"rq:worker:{DEAD}")  # its key lapsed: the worker is dead
@@ -93,7 +94,7 @@ def test_a_returned_job_releases_its_dependents(connection: redis.Redis) -> None
     queue = Queue("default", connection=connection, serializer=JSONFirstSerializer)
     parent = queue.enqueue("rqstack.worker.jobs.demo.add", 1, 1, job_id="parent")
     child = queue.enqueue("rqstack.worker.jobs.demo.add", 2, 2, depends_on=parent, job_id="child")
-    [claimed], _ = Claimer(connection, DEAD, ["default"], ttl=0.05).run([], None, 1, datetime.now(UTC))
+    [claimed], _, _ = Claimer(connection, DEAD, ["default"], ttl=0.05).run([], None, 1, datetime.now(UTC))
     assert claimed.ref.job_id == "parent"
     connection.delete(f"rq:worker:{DEAD}")
     journal.write_begun(connection, DEAD, "later", (claimed.ref.execution_id, encode_result(2)))
@@ -126,3 +127,32 @@ def test_the_journal_outlives_an_entry_another_reaper_holds(connection: redis.Re
     [reaped] = reap_abandoned(connection)
     assert (reaped.job_id, reaped.outcome) == ("held-elsewhere", "requeued")
     assert not connection.exists(journal.key(DEAD))
+
+
+def test_a_success_after_the_reaper_settled_the_job_leaves_its_outcome_alone(connection: redis.Redis) -> None:
+    # A worker frozen past its TTL (SIGSTOP, a paused VM): the reaper failed the job it had begun and
+    # put back the one it held; when the worker wakes its own job returns and it records the success.
+    worker = "stalled-worker"
+    register_birth(connection, worker, ["default"], 0.05, "in-process")
+    claimer = Claimer(connection, worker, ["default"], ttl=0.05)
+    load_jobs()
+    for job_id in ("begun", "held"):
+        enqueue(connection, EnqueueRequest("demo.add", args=(1, 2), job_id=job_id))
+    begun, _ = claimer.run([], None, 2, datetime.now(UTC))[0]
+    journal.write_begun(connection, worker, begun.ref.execution_id, None)
+    connection.delete(f"rq:worker:{worker}")
+    time.sleep(0.1)
+    reaped = {r.job_id: r.outcome for r in reap_abandoned(connection)}
+    assert reaped == {"begun": "failed", "held": "requeued"}
+
+    claimed, released, stale = claimer.run([(begun, encode_result(3))], None, 0, datetime.now(UTC))
+
+    assert (claimed, released, stale) == ([], set(), {"begun"})
+    assert job(connection, "begun").get_status() == JobStatus.FAILED
+    assert connection.zscore("rq:finished:default", "begun") is None
+    assert connection.zscore("rq:failed:default", "begun") is not None
+    # Only the reaper's failure is in its results, no success.
+    assert [f[b"type"] for _, f in connection.xrange("rq:results:begun")] == [b"2"]
+    assert connection.hget(f"rq:worker:{worker}", "successful_job_count") is None
+    assert connection.lrange("rq:queue:default", 0, -1) == [b"held"]
+    assert not connection.hexists(journal.key(worker), begun.ref.execution_id)

@@ -14,6 +14,7 @@ from base64 import b64encode
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+import redis
 from redis.client import Pipeline
 from rq.job import Job
 
@@ -180,3 +181,8 @@ def _release(pipe: Pipeline, job: Job) -> None:
     key = unique_key_of(job.meta)
     if key is not None:
         release_unique(pipe, key, job.id)
+
+
+def still_claimed(connection: redis.Redis, ref: ExecRef) -> bool:
+    """Whether the execution's started entry is still there (no reaper has settled it)."""
+    return connection.zscore(RQ_STARTED_REGISTRY_PREFIX + ref.queue, ref.composite) is not None

@@ -44,15 +44,13 @@ local wexec = wkey .. ':executions'
 local journal = '"""
     + WORKER_JOURNAL_KEY_PREFIX
     + """' .. worker
-local deps = {}
+local deps, stale = {}, {}
+local recorded = 0
 local i = 13
-for _ = 1, n_done do
-  local id, q, ex, st, ret = ARGV[i], ARGV[i+1], ARGV[i+2], ARGV[i+3], ARGV[i+4]
-  local ttl, uniq = tonumber(ARGV[i+5]), ARGV[i+6]
-  i = i + 7
+local function record(id, q, ex, st, ret, ttl, uniq)
   local jkey = 'rq:job:' .. id
   local rkey = 'rq:results:' .. id
-  local ck = id .. ':' .. ex
+  recorded = recorded + 1
   redis.call('HSET', jkey, 'status', 'finished', 'ended_at', now_str)
   -- A first-attempt success returning None needs no result record (RQ reads a missing one as None),
   -- which saves the ~4.7 KB a one-entry stream costs; after failed attempts the success is recorded.
@@ -72,19 +70,30 @@ for _ = 1, n_done do
   else
     redis.call('ZADD', 'rq:finished:' .. q, '+inf', id)
   end
-  redis.call('ZREM', 'rq:wip:' .. q, ck)
-  redis.call('DEL', 'rq:execution:' .. ck)
-  redis.call('ZREM', 'rq:executions:' .. id, ex)
-  redis.call('SREM', wexec, ck)
-  redis.call('HDEL', journal, ex)
   if uniq ~= '' and redis.call('GET', 'rqstack:unique:' .. uniq) == id then
     redis.call('DEL', 'rqstack:unique:' .. uniq)
   end
   if redis.call('EXISTS', jkey .. ':dependents') == 1 then table.insert(deps, id) end
 end
+for _ = 1, n_done do
+  local id, q, ex = ARGV[i], ARGV[i+1], ARGV[i+2]
+  local ck = id .. ':' .. ex
+  -- Without its started entry the job is no longer this worker's: a reaper took this worker for
+  -- dead (frozen past its TTL) and already failed, retried or requeued it. Its outcome stands.
+  if redis.call('ZREM', 'rq:wip:' .. q, ck) == 1 then
+    record(id, q, ex, ARGV[i+3], ARGV[i+4], tonumber(ARGV[i+5]), ARGV[i+6])
+  else
+    table.insert(stale, id)
+  end
+  i = i + 7
+  redis.call('DEL', 'rq:execution:' .. ck)
+  redis.call('ZREM', 'rq:executions:' .. id, ex)
+  redis.call('SREM', wexec, ck)
+  redis.call('HDEL', journal, ex)
+end
 -- A reaper recording a dead worker's successes must not bring its expired hash back.
-if n_done > 0 and redis.call('EXISTS', wkey) == 1 then
-  redis.call('HINCRBY', wkey, 'successful_job_count', n_done)
+if recorded > 0 and redis.call('EXISTS', wkey) == 1 then
+  redis.call('HINCRBY', wkey, 'successful_job_count', recorded)
   redis.call('HINCRBYFLOAT', wkey, 'total_working_time', ARGV[10])
 end
 local out = {}
@@ -125,7 +134,7 @@ if claimed > 0 then
   redis.call('EXPIRE', wexec, exec_ttl + 60)
   redis.call('EXPIRE', journal, exec_ttl + 60)
 end
-return {deps, out}
+return {deps, out, stale}
 """
 )
 
@@ -201,14 +210,18 @@ class Claimer:
 
     def run(
         self, finished: Sequence[tuple[Claimed, str]], pre: tuple[str, str] | None, limit: int, now: datetime
-    ) -> tuple[list[Claimed], set[str]]:
-        """Record ``finished`` (job, result) and claim up to ``limit`` jobs; (claimed, ids to release)."""
+    ) -> tuple[list[Claimed], set[str], set[str]]:
+        """Record ``finished`` (job, result) and claim up to ``limit`` jobs.
+
+        Returns (claimed, ids whose dependents to release, ids not recorded because a reaper had
+        settled them already).
+        """
         done = [(claimed.job, claimed.ref, claimed.started, result) for claimed, result in finished]
         args = _arguments(self.worker_name, now, self.ttl, done, claim=(limit, self._prefix, self._counter))
         args += [pre[0], pre[1]] if pre else ["", ""]
         args += _done_records(done)
         args += self.queue_names
-        deps, rows = _SCRIPT(self.connection, args=args)
+        deps, rows, stale = _SCRIPT(self.connection, args=args)
         self._counter += len(rows)
         now_ts = now.timestamp()
         claimed_jobs = []
@@ -216,7 +229,7 @@ class Claimer:
             fields = dict(zip(flat[::2], flat[1::2], strict=True))
             ref = ExecRef(queue.decode(), job_id.decode(), execution_id.decode())
             claimed_jobs.append(Claimed(ref, fields, now_ts, self.connection, self.worker_name))
-        return claimed_jobs, {d.decode() for d in deps}
+        return claimed_jobs, {d.decode() for d in deps}, {d.decode() for d in stale}
 
 
 Done = tuple[Job, ExecRef, float, str]
@@ -232,7 +245,7 @@ def record_successes(
     """
     args = _arguments(worker_name, now, ttl, done, claim=(0, "", 0))
     args += ["", "", *_done_records(done)]
-    deps, _ = _SCRIPT(connection, args=args)
+    deps, _, _ = _SCRIPT(connection, args=args)
     return {d.decode() for d in deps}
 
 

@@ -41,7 +41,7 @@ from rqstack.constants import (
 )
 from rqstack.settings import Settings
 from rqstack.worker import journal, outcomes, registration
-from rqstack.worker.bookkeeping import settle_canceled, settle_requeue
+from rqstack.worker.bookkeeping import settle_canceled, settle_requeue, still_claimed
 from rqstack.worker.claims import Claimed, Claimer, after_success
 from rqstack.worker.control import StopControl
 from rqstack.worker.execute import JobCanceled, Outcome, WorkerShutdown, run_job, timeout_message
@@ -177,6 +177,10 @@ class FastWorker(StopControl):
                 return None, True
             claimed = self._buffer.popleft()
             returned, self._returned = self._returned, None
+        if self._given_back(claimed):
+            with self._lock:
+                self._returned = self._returned or returned
+            return None, True
         try:
             journal.write_begun(self.connection, self.name, claimed.ref.execution_id, returned)
         except BaseException:
@@ -196,6 +200,25 @@ class FastWorker(StopControl):
             self._flush()
         return None, True
 
+    def _given_back(self, claimed: Claimed) -> bool:
+        """Whether a reaper settled ``claimed`` while this worker was stalled (SIGSTOP, a paused VM).
+
+        It took this worker for dead: a held job went back to its queue (another worker may run it
+        already), a begun one was retried or failed. Only a claim older than the heartbeat TTL can
+        have been taken, since the heartbeat keeps younger ones, so only those cost a round trip.
+        """
+        if time.time() - claimed.started <= self.options.heartbeat_ttl:
+            return False
+        if still_claimed(self.connection, claimed.ref):
+            return False
+        logger.warning(
+            "job %s of queue %s was settled by a reaper while this worker was stalled past its "
+            "heartbeat TTL; this worker leaves it alone",
+            claimed.job.id,
+            claimed.ref.queue,
+        )
+        return True
+
     def _claim(self, pre: tuple[str, str] | None, limit: int | None = None) -> bool:
         """Finish pending successes and claim up to a batch of jobs in one round trip."""
         now = datetime.now(UTC)
@@ -205,14 +228,20 @@ class FastWorker(StopControl):
             if pending and returned is not None and pending[-1][0].ref.execution_id == returned[0]:
                 self._returned = None  # this call records it
         try:
-            claimed, with_dependents = self._claimer.run(
+            claimed, with_dependents, stale = self._claimer.run(
                 pending, pre, self._batch if limit is None else limit, now
             )
         except BaseException:
             with self._lock:  # not recorded: they go with the next call
                 self._pending[:0] = pending
             raise
-        done = [(c.job, c.ref.queue, c.started) for c, _ in pending]
+        for job_id in stale:
+            logger.warning(
+                "job %s returned after a reaper had settled it (this worker was stalled past its "
+                "heartbeat TTL); its success is not recorded",
+                job_id,
+            )
+        done = [(c.job, c.ref.queue, c.started) for c, _ in pending if c.job.id not in stale]
         after_success(self.connection, self.settings, self.name, done, now, with_dependents)
         released = bool(with_dependents)
         with self._lock:
@@ -227,6 +256,7 @@ class FastWorker(StopControl):
         with self._lock:
             waiting = list(self._buffer)
             self._buffer.clear()
+        waiting = [claimed for claimed in waiting if not self._given_back(claimed)]
         if waiting:
             now = datetime.now(UTC)
             with self.connection.pipeline() as pipe:
@@ -315,6 +345,9 @@ class FastWorker(StopControl):
                     self._pending_since = time.monotonic()
                 self._pending.append((claimed, outcome.result_b64))
                 self._returned = (claimed.ref.execution_id, outcome.result_b64)
+            return
+        if self._given_back(claimed):
+            self._cancel.discard(job.id)
             return
         now = datetime.now(UTC)
         canceled = outcome.kind == "canceled" or job.id in self._cancel
