@@ -36,6 +36,8 @@ STUCK_BOUND_SECONDS = 60.0
 RECONNECT_BOUND_SECONDS = 10.0
 #: Worker flags for short heartbeats, so a dead worker's jobs are reaped in ~1-2 s instead of ~25 s.
 FAST_BEAT = ("--heartbeat", "0.2s", "--heartbeat-ttl", "1s")
+#: A reaper pass every 0.2 s, so a dead worker's jobs are settled soon after its 1 s TTL lapses.
+FAST_REAP = {"RQSTACK_REAPER_INTERVAL": "0.2s"}
 
 
 def wait_for(predicate: Callable[[], object], timeout: float, what: str, poll: float = 0.02) -> float:
@@ -186,6 +188,26 @@ def text(value: bytes | str | None) -> str | None:
 def job_status(client: redis.Redis, job_id: str) -> str:
     """The job's RQ status, ``missing`` when its hash is gone."""
     return text(client.hget(constants.RQ_JOB_KEY_PREFIX + job_id, "status")) or "missing"
+
+
+def statuses(chaos: Chaos, ids: list[str]) -> dict[str, str]:
+    """Each job's RQ status (``missing`` for a job hash that is gone)."""
+    client = chaos.client()
+    with client.pipeline(transaction=False) as pipe:
+        for job_id in ids:
+            pipe.hget(constants.RQ_JOB_KEY_PREFIX + job_id, "status")
+        return {job_id: text(s) or "missing" for job_id, s in zip(ids, pipe.execute(), strict=True)}
+
+
+def wait_settled(chaos: Chaos, ids: list[str], timeout: float, what: str) -> dict[str, str]:
+    """Wait until every job of ``ids`` is finished or failed; their statuses then."""
+    wait_for(
+        lambda: all(s in ("finished", "failed") for s in statuses(chaos, ids).values()),
+        timeout,
+        what,
+        poll=0.2,
+    )
+    return statuses(chaos, ids)
 
 
 def started_runs(client: redis.Redis) -> Counter[str]:

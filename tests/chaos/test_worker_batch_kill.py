@@ -11,32 +11,23 @@ import pytest
 
 from chaos.conftest import (
     FAST_BEAT,
+    FAST_REAP,
     Chaos,
     bulk_enqueue,
     finished_runs,
     last_error,
     report,
     started_runs,
-    text,
     wait_for,
+    wait_settled,
 )
 from chaos.jobs import STARTED_KEY
 from rqstack import constants
 
 pytestmark = pytest.mark.timeout(180)
 
-FAST_REAP = {"RQSTACK_REAPER_INTERVAL": "0.2s"}
 JOBS = 3000
 KILLS = 3
-
-
-def statuses(chaos: Chaos, ids: list[str]) -> dict[str, str]:
-    """Each job's RQ status."""
-    client = chaos.client()
-    with client.pipeline(transaction=False) as pipe:
-        for job_id in ids:
-            pipe.hget(constants.RQ_JOB_KEY_PREFIX + job_id, "status")
-        return {job_id: text(s) or "missing" for job_id, s in zip(ids, pipe.execute(), strict=True)}
 
 
 @pytest.mark.parametrize("mode", ["in-process", "isolated"])
@@ -51,13 +42,7 @@ def test_sigkill_mid_batch_fails_at_most_the_running_job_and_doubles_none(chaos:
         wait_for(lambda goal=goal: client.llen(STARTED_KEY) >= goal, 60, f"run {kill} to work")
         chaos.fleet.kill(worker)
     chaos.fleet.start("worker", *flags, env=FAST_REAP)
-    wait_for(
-        lambda: all(s in ("finished", "failed") for s in statuses(chaos, ids).values()),
-        90,
-        "every job to finish or fail",
-        poll=0.2,
-    )
-    final = statuses(chaos, ids)
+    final = wait_settled(chaos, ids, 90, "every job to finish or fail")
     began, ended = started_runs(client), finished_runs(client)
     failed = sorted(j for j, s in final.items() if s == "failed")
     report(f"worker SIGKILL mid-batch ({mode})", jobs=JOBS, kills=KILLS, failed=len(failed))

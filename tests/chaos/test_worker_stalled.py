@@ -16,29 +16,22 @@ import pytest
 
 from chaos.conftest import (
     FAST_BEAT,
+    FAST_REAP,
     Chaos,
     bulk_enqueue,
     report,
     started_runs,
+    statuses,
     text,
     wait_for,
+    wait_settled,
 )
 from chaos.jobs import STARTED_KEY
 from rqstack import constants
 
 pytestmark = pytest.mark.timeout(120)
 
-FAST_REAP = {"RQSTACK_REAPER_INTERVAL": "0.2s"}
 JOBS = 800
-
-
-def statuses(chaos: Chaos, ids: list[str]) -> dict[str, str]:
-    """Each job's RQ status."""
-    client = chaos.client()
-    with client.pipeline(transaction=False) as pipe:
-        for job_id in ids:
-            pipe.hget(constants.RQ_JOB_KEY_PREFIX + job_id, "status")
-        return {job_id: text(s) or "missing" for job_id, s in zip(ids, pipe.execute(), strict=True)}
 
 
 @pytest.mark.parametrize("mode", ["in-process", "isolated"])
@@ -53,13 +46,7 @@ def test_a_worker_woken_after_the_reaper_took_its_jobs_runs_none_again(chaos: Ch
     os.kill(frozen.pid, signal.SIGSTOP)
     # Another worker reaps the frozen one once its 1 s TTL lapses, then runs everything left.
     chaos.fleet.start("worker", *flags, env=FAST_REAP)
-    wait_for(
-        lambda: all(s in ("finished", "failed") for s in statuses(chaos, ids).values()),
-        60,
-        "every job to finish or fail while the first worker is frozen",
-        poll=0.2,
-    )
-    before = statuses(chaos, ids)
+    before = wait_settled(chaos, ids, 60, "every job to finish or fail while the first worker is frozen")
     os.kill(frozen.pid, signal.SIGCONT)
     # Woken: it re-registers, finds its claims settled and goes idle on the empty queue.
     wait_for(lambda: text(_state(chaos, frozen.pid)) == "idle", 30, "the woken worker to go idle")
