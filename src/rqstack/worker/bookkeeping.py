@@ -183,6 +183,7 @@ def _release(pipe: Pipeline, job: Job) -> None:
         release_unique(pipe, key, job.id)
 
 
-def still_claimed(connection: redis.Redis, ref: ExecRef) -> bool:
-    """Whether the execution's started entry is still there (no reaper has settled it)."""
-    return connection.zscore(RQ_STARTED_REGISTRY_PREFIX + ref.queue, ref.composite) is not None
+def still_claimed(connection: redis.Redis, queue: str, member: str) -> bool:
+    """Whether the started entry ``member`` (``job:execution``) of ``queue`` is still there: nobody,
+    reaper or worker, has settled that execution."""
+    return connection.zscore(RQ_STARTED_REGISTRY_PREFIX + queue, member) is not None

@@ -209,7 +209,7 @@ class FastWorker(StopControl):
         """
         if time.time() - claimed.started <= self.options.heartbeat_ttl:
             return False
-        if still_claimed(self.connection, claimed.ref):
+        if still_claimed(self.connection, claimed.ref.queue, claimed.ref.composite):
             return False
         logger.warning(
             "job %s of queue %s was settled by a reaper while this worker was stalled past its "

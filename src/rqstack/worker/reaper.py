@@ -39,7 +39,13 @@ from rqstack.constants import (
 from rqstack.serializer import JSONFirstSerializer
 from rqstack.settings import Settings
 from rqstack.worker import callbacks, journal
-from rqstack.worker.bookkeeping import ExecRef, remove_execution, settle_failure, settle_requeue
+from rqstack.worker.bookkeeping import (
+    ExecRef,
+    remove_execution,
+    settle_failure,
+    settle_requeue,
+    still_claimed,
+)
 from rqstack.worker.claims import after_success, record_successes
 from rqstack.worker.enqueue import JOB_NAME_META_KEY
 
@@ -148,7 +154,7 @@ def reap_abandoned(
         connection.srem(RQ_WORKERS_KEY, RQ_WORKER_KEY_PREFIX + name)
         # An entry another reaper still holds (or held when it died) needs the journal later.
         left = [(queue, member) for (queue, member, _), (worker_name, _) in ordered if worker_name == name]
-        if not any(connection.zscore(RQ_STARTED_REGISTRY_PREFIX + q, m) is not None for q, m in left):
+        if not any(still_claimed(connection, q, m) for q, m in left):
             connection.delete(journal.key(name))
     return reaped
 
@@ -166,7 +172,7 @@ def _claimed(connection: redis.Redis, queue: str, member: str) -> Iterator[bool]
         return
     try:
         # Gone: settled meanwhile by the reaper that held the claim before.
-        yield connection.zscore(RQ_STARTED_REGISTRY_PREFIX + queue, member) is not None
+        yield still_claimed(connection, queue, member)
     finally:
         connection.delete(claim)
 
